@@ -1,0 +1,23 @@
+#pragma once
+
+// edgehubctl's commands. Each command group lives in its own ctl/<group>_command.cpp and is listed
+// once in main.cpp's table; there is no static self-registration.
+//
+// Exit codes shared by every command (docs/edgehubctl.md):
+//   0 success, 1 the command ran and found problems (or the operation failed),
+//   2 usage error (unknown flag, missing argument), 78 configuration unusable (EX_CONFIG).
+
+#include <span>
+#include <string>
+
+namespace edgehub::app::ctl {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitConfig = 78;
+
+/// The arguments after the command name.
+using Args = std::span<const std::string>;
+
+}  // namespace edgehub::app::ctl

@@ -1,0 +1,59 @@
+// edgehubctl: the operator's tool for edgehubd (design.md §7).
+
+#include <array>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "app/ctl/commands.hpp"
+#include "edgehub/core/version.hpp"
+
+namespace edgehub::app::ctl {
+namespace {
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(Args args);
+};
+
+// One line per command group; each run function is defined in its own ctl/*_command.cpp.
+constexpr std::array<Command, 0> kCommands = {};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: edgehubctl <command> [options]\n"
+               "       edgehubctl <command> --help\n\n"
+               "commands:\n");
+  for (const auto& c : kCommands) {
+    std::fprintf(out, "  %-18.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+                 static_cast<int>(c.summary.size()), c.summary.data());
+  }
+  std::fprintf(out, "\nexit codes: 0 ok, 1 problems found or operation failed, 2 usage, 78 config\n");
+}
+
+int dispatch(int argc, char** argv) {
+  const std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+    print_usage(all.empty() ? stderr : stdout);
+    return all.empty() ? kExitUsage : kExitOk;
+  }
+  if (all[0] == "--version") {
+    std::printf("edgehubctl %.*s\n", static_cast<int>(core::version().size()),
+                core::version().data());
+    return kExitOk;
+  }
+  for (const auto& c : kCommands) {
+    if (c.name == all[0]) return c.run(Args(all).subspan(1));
+  }
+  std::fprintf(stderr, "edgehubctl: unknown command '%s'\n\n", all[0].c_str());
+  print_usage(stderr);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace edgehub::app::ctl
+
+int main(int argc, char** argv) { return edgehub::app::ctl::dispatch(argc, argv); }
