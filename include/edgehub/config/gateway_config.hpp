@@ -33,8 +33,8 @@ enum class ProvisioningAuth { sas, x509 };
 /// [provisioning], manual source, in either aziot form (connection_string, or iothub_hostname +
 /// device_id + [provisioning.authentication]).
 struct ProvisioningConfig {
-  std::string iothub_hostname;              ///< Host name only; used in token audiences.
-  std::optional<std::uint16_t> iothub_port; ///< A non-standard port, for dialing only.
+  std::string iothub_hostname;               ///< Host name only; used in token audiences.
+  std::optional<std::uint16_t> iothub_port;  ///< A non-standard port, for dialing only.
   std::string device_id;
   ProvisioningAuth method = ProvisioningAuth::sas;
   std::string sas_key;  ///< Base64 device key (secret: never logged). Empty for x509.
@@ -54,9 +54,9 @@ struct EdgeCaConfig {
 
 /// [gateway.listen]; an absent endpoint is a disabled listener.
 struct ListenConfig {
-  std::optional<HostPort> mqtt;   ///< default 0.0.0.0:8883
-  std::optional<HostPort> amqp;   ///< default 0.0.0.0:5671
-  std::optional<HostPort> https;  ///< default 0.0.0.0:443
+  std::optional<HostPort> mqtt = HostPort{"0.0.0.0", 8883};
+  std::optional<HostPort> amqp = HostPort{"0.0.0.0", 5671};
+  std::optional<HostPort> https = HostPort{"0.0.0.0", 443};
 };
 
 /// [gateway.store]
@@ -71,28 +71,28 @@ struct StoreConfig {
 struct RouteSpec {
   std::string name;
   std::string text;
-  std::optional<std::uint8_t> priority;             ///< 0 (highest) to 9; absent = lowest
-  std::optional<std::uint32_t> time_to_live_secs;   ///< absent or 0 = [gateway.store] default
-  int line = 0;                                     ///< where it was declared, for messages
+  std::optional<std::uint8_t> priority;            ///< 0 (highest) to 9; absent = lowest
+  std::optional<std::uint32_t> time_to_live_secs;  ///< absent or 0 = [gateway.store] default
+  int line = 0;                                    ///< where it was declared, for messages
 };
 
 /// [gateway.limits]: every bound has a documented default.
 struct LimitsConfig {
-  std::uint32_t max_connections = 10000;               ///< all listeners together
+  std::uint32_t max_connections = 10000;  ///< all listeners together
   std::uint32_t max_connections_per_listener = 10000;
-  std::uint32_t max_message_bytes = 256 * 1024;        ///< IoT Hub's D2C limit
-  std::uint32_t max_inflight_per_connection = 64;      ///< unacknowledged QoS 1 / AMQP deliveries
-  std::uint32_t max_outbound_queue = 1000;             ///< messages queued towards one session
+  std::uint32_t max_message_bytes = 256 * 1024;    ///< IoT Hub's D2C limit
+  std::uint32_t max_inflight_per_connection = 64;  ///< unacknowledged QoS 1 / AMQP deliveries
+  std::uint32_t max_outbound_queue = 1000;         ///< messages queued towards one session
   std::chrono::milliseconds tls_handshake_timeout{10000};
-  std::chrono::milliseconds connect_timeout{30000};    ///< TLS accepted -> protocol CONNECT/OPEN
+  std::chrono::milliseconds connect_timeout{30000};  ///< TLS accepted -> protocol CONNECT/OPEN
 };
 
 struct GatewayConfig {
   std::filesystem::path source_file;  ///< the file this snapshot came from
 
   // aziot top-level keys
-  std::string hostname;                       ///< server-cert DNS name; GatewayHostName
-  std::optional<std::string> parent_hostname; ///< nested gateway: upstream goes to the parent
+  std::string hostname;                        ///< server-cert DNS name; GatewayHostName
+  std::optional<std::string> parent_hostname;  ///< nested gateway: upstream goes to the parent
   std::optional<std::filesystem::path> trust_bundle_cert;
   std::optional<ProvisioningConfig> provisioning;  ///< absent: no upstream
   EdgeCaConfig edge_ca;
@@ -108,7 +108,7 @@ struct GatewayConfig {
   UpstreamProtocol upstream_protocol = UpstreamProtocol::amqp;
   AuthenticationMode authentication_mode = AuthenticationMode::scope;
   std::optional<HostPort> metrics = HostPort{"127.0.0.1", 9600};  ///< absent: disabled
-  std::optional<std::string> proxy;        ///< http://[user:pass@]host:port for WebSocket upstream
+  std::optional<std::string> proxy;  ///< http://[user:pass@]host:port for WebSocket upstream
   std::vector<std::string> server_cert_extra_sans;  ///< DNS names and IP addresses
   std::uint32_t server_cert_days = 90;
   std::chrono::seconds drain_timeout{10};  ///< graceful shutdown bound
@@ -118,6 +118,10 @@ struct GatewayConfig {
   StoreConfig store;
   std::vector<RouteSpec> routes;
   LimitsConfig limits;
+
+  /// Top-level tables of the aziot file that edgehubd does not use ([agent], [moby_runtime],
+  /// [aziot_keys], ...), in file order, so the daemon can log them at debug level.
+  std::vector<std::string> ignored_tables;
 };
 
 }  // namespace edgehub::config

@@ -21,6 +21,7 @@ struct ConfigIssue {
   int column = 0;   ///< 1-based; 0 when unknown
   std::string key;  ///< dotted, e.g. "gateway.listen.mqtt"
   std::string reason;
+  std::string fix;  ///< what the operator should change; printed by `edgehubctl check`
   Severity severity = Severity::error;
 
   /// "FILE:LINE: KEY: reason" (LINE omitted when 0), the form printed to operators.
