@@ -7,21 +7,35 @@ namespace edgehub::core {
 namespace {
 
 constexpr std::array<std::string_view, kSystemPropertyCount> kNames = {
-    "messageId",        "cid",
-    "userId",           "to",
-    "absolute-expiry-time", "contentType",
-    "contentEncoding",  "creationTime",
-    "outputName",       "inputName",
-    "iothub-interface-id", "dt-subject",
-    "messageSchema",    "operation",
-    "ack",              "connectionDeviceId",
-    "connectionModuleId", "connectionAuthMethod",
-    "modelId",          "enqueuedTime",
-    "edgeMessageId",    "edgeHubOriginInterface",
-    "messageType",      "version",
+    "messageId",
+    "cid",
+    "userId",
+    "to",
+    "absolute-expiry-time",
+    "contentType",
+    "contentEncoding",
+    "creationTime",
+    "outputName",
+    "inputName",
+    "iothub-interface-id",
+    "dt-subject",
+    "messageSchema",
+    "operation",
+    "ack",
+    "connectionDeviceId",
+    "connectionModuleId",
+    "connectionAuthMethod",
+    "modelId",
+    "enqueuedTime",
+    "edgeMessageId",
+    "edgeHubOriginInterface",
+    "messageType",
+    "version",
 };
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 }  // namespace
 
@@ -72,8 +86,10 @@ void Message::set_body(std::string_view text) {
 
 std::size_t Message::accounted_size() const noexcept {
   std::size_t n = body.size();
-  for (const auto& v : sys) n += v ? v->size() : 0;
-  for (const auto& p : app) n += p.name.size() + (p.value ? p.value->size() : 0);
+  for (const auto& v : sys)
+    n += v ? v->size() : 0;
+  for (const auto& p : app)
+    n += p.name.size() + (p.value ? p.value->size() : 0);
   return n;
 }
 

@@ -2,6 +2,8 @@
 
 namespace edgehub::core {
 
-std::string_view version() noexcept { return EDGEHUB_VERSION; }
+std::string_view version() noexcept {
+  return EDGEHUB_VERSION;
+}
 
 }  // namespace edgehub::core

@@ -62,7 +62,8 @@ template <typename Metric>
 Metric& Family<Metric>::with(std::initializer_list<std::string_view> values) {
   std::vector<std::string> key;
   key.reserve(values.size());
-  for (auto v : values) key.emplace_back(v);
+  for (auto v : values)
+    key.emplace_back(v);
   return with(key);
 }
 
@@ -82,6 +83,8 @@ struct Registry::Entry {
 
 Registry::Registry(std::vector<std::pair<std::string, std::string>> const_labels)
     : const_labels_(std::move(const_labels)) {}
+
+Registry::~Registry() = default;
 
 Registry::Entry& Registry::find_or_add(std::string_view name, std::string_view help,
                                        MetricType type, std::vector<std::string> label_names) {

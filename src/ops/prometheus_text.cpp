@@ -10,10 +10,17 @@ std::string escape_label_value(std::string_view v) {
   out.reserve(v.size());
   for (char c : v) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -58,8 +65,10 @@ void PrometheusWriter::labels(const std::vector<std::string>& names,
     out_ += escape_label_value(v);
     out_ += '"';
   };
-  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i) add(names[i], values[i]);
-  for (const auto& [n, v] : const_labels_) add(n, v);
+  for (std::size_t i = 0; i < names.size() && i < values.size(); ++i)
+    add(names[i], values[i]);
+  for (const auto& [n, v] : const_labels_)
+    add(n, v);
   if (!extra_label.empty()) add(extra_label, extra_value);
   if (!first) out_ += '}';
 }

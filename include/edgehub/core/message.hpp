@@ -45,7 +45,8 @@ enum class SystemProperty : std::uint8_t {
   message_type,            // messageType (twinChangeNotification)
   version,                 // version
 };
-inline constexpr std::size_t kSystemPropertyCount = static_cast<std::size_t>(SystemProperty::version) + 1;
+inline constexpr std::size_t kSystemPropertyCount =
+    static_cast<std::size_t>(SystemProperty::version) + 1;
 
 /// The routing name of a system property, e.g. "connectionModuleId".
 std::string_view system_property_name(SystemProperty p) noexcept;
@@ -71,7 +72,9 @@ struct Message {
   std::vector<Property> app;  ///< Order as received; names unique case-insensitively.
   SystemTime enqueued_at{};   ///< When the gateway accepted it.
 
-  std::optional<std::string>& sys_prop(SystemProperty p) { return sys[static_cast<std::size_t>(p)]; }
+  std::optional<std::string>& sys_prop(SystemProperty p) {
+    return sys[static_cast<std::size_t>(p)];
+  }
   const std::optional<std::string>& sys_prop(SystemProperty p) const {
     return sys[static_cast<std::size_t>(p)];
   }

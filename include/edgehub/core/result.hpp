@@ -17,8 +17,9 @@ using ErrorCode = boost::system::error_code;
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Result(ErrorCode error) : state_(std::in_place_index<1>, error) {      // NOLINT: implicit by design
+  Result(T value)
+      : state_(std::in_place_index<0>, std::move(value)) {}          // NOLINT: implicit by design
+  Result(ErrorCode error) : state_(std::in_place_index<1>, error) {  // NOLINT: implicit by design
     assert(error && "a Result error must be a failure code");
   }
   template <typename E, typename = std::enable_if_t<boost::system::is_error_code_enum<E>::value>>

@@ -87,7 +87,8 @@ class Family {
   template <typename F>
   void for_each(F&& f) const {
     std::lock_guard lock(mutex_);
-    for (const auto& [labels, metric] : children_) f(labels, *metric);
+    for (const auto& [labels, metric] : children_)
+      f(labels, *metric);
   }
 
  private:
@@ -107,6 +108,9 @@ class Registry {
  public:
   /// Labels added to every sample, e.g. iothub, edge_device, instance_number (edgeHub's defaults).
   explicit Registry(std::vector<std::pair<std::string, std::string>> const_labels = {});
+  ~Registry();
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
 
   /// Get-or-create by name. Asking again for the same name returns the same family; asking with a
   /// different type or label set is a programming error (asserted).

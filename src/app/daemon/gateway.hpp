@@ -1,0 +1,66 @@
+#pragma once
+
+// The running gateway: owns the event loop, the configuration snapshot and every long-lived part,
+// and implements the service life cycle (style P9): start → READY=1 → reload on SIGHUP →
+// STOPPING=1 on SIGTERM/SIGINT → bounded drain → exit.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "edgehub/config/gateway_config.hpp"
+#include "edgehub/core/clock.hpp"
+#include "edgehub/net/admin_http_server.hpp"
+#include "edgehub/ops/metrics.hpp"
+#include "edgehub/ops/systemd.hpp"
+
+namespace edgehub::app {
+
+/// Thrown only by start(): a broken environment the operator must fix (bind failure, unusable
+/// TLS material, store that cannot be opened). main() turns it into a message and exit code 1.
+struct StartupError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+class Gateway {
+ public:
+  enum class State { starting, running, reloading, stopping };
+
+  Gateway(std::shared_ptr<const config::GatewayConfig> config, const core::Clock& clock);
+  ~Gateway();
+
+  /// Binds every listener and opens the store; throws StartupError.
+  void start();
+  /// Runs the event loop until a drain completes. Returns the process exit code.
+  int run();
+
+  State state() const noexcept { return state_; }
+  ops::Registry& metrics() noexcept { return registry_; }
+
+ private:
+  void arm_signals();
+  void arm_watchdog();
+  void reload();
+  void begin_shutdown(int signal_number);
+  void drain_done_if_idle();
+  std::string health_json() const;
+
+  std::shared_ptr<const config::GatewayConfig> config_;
+  const core::Clock& clock_;
+  core::SteadyTime started_at_;
+  State state_ = State::starting;
+  int pending_drains_ = 0;
+
+  boost::asio::io_context io_{1};
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer drain_timer_;
+  ops::SystemdNotifier notifier_;
+  ops::Registry registry_;
+  std::unique_ptr<net::AdminHttpServer> admin_http_;
+};
+
+}  // namespace edgehub::app

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <cstdint>
+
+namespace edgehub::testing {
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released). Tests
+/// pass it to a child; the kernel does not hand the same ephemeral port out again immediately.
+std::uint16_t free_tcp_port();
+
+/// True when something accepts TCP connections on 127.0.0.1:port.
+bool tcp_port_open(std::uint16_t port);
+
+}  // namespace edgehub::testing
