@@ -32,10 +32,10 @@ void set_log_level(spdlog::level::level_enum level);
 
 /// Structured fields attached to one log record. Empty fields are omitted.
 struct LogFields {
-  std::string_view device_id;
-  std::string_view module_id;
-  std::string_view remote_addr;
-  std::string_view protocol;
+  std::string_view device_id{};
+  std::string_view module_id{};
+  std::string_view remote_addr{};
+  std::string_view protocol{};
 };
 
 namespace detail {

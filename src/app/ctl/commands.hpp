@@ -20,4 +20,10 @@ inline constexpr int kExitConfig = 78;
 /// The arguments after the command name.
 using Args = std::span<const std::string>;
 
+/// edgehubctl route test (route_command.cpp)
+int run_route(Args args);
+
+/// edgehubctl import-deployment FILE (import_deployment_command.cpp)
+int run_import_deployment(Args args);
+
 }  // namespace edgehub::app::ctl

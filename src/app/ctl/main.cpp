@@ -20,7 +20,11 @@ struct Command {
 };
 
 // One line per command group; each run function is defined in its own ctl/*_command.cpp.
-constexpr std::array<Command, 0> kCommands = {};
+constexpr std::array<Command, 2> kCommands = {{
+    {"route", "test routes and conditions against a message (route test)", run_route},
+    {"import-deployment", "convert a deployment manifest's $edgeHub routes to TOML",
+     run_import_deployment},
+}};
 
 void print_usage(std::FILE* out) {
   std::fprintf(out,
