@@ -20,6 +20,9 @@ inline constexpr int kExitConfig = 78;
 /// The arguments after the command name.
 using Args = std::span<const std::string>;
 
+/// edgehubctl check [--config PATH] (check_command.cpp)
+int run_check(Args args);
+
 /// edgehubctl route test (route_command.cpp)
 int run_route(Args args);
 
