@@ -1,0 +1,107 @@
+#pragma once
+
+// identity::Authenticator: the one place protocol sessions (MQTT CONNECT, AMQP SASL/CBS, HTTP
+// Authorization, TLS client certificates) turn a claimed identity plus a credential into an
+// authenticated identity or a refusal (design.md §2, edgehub-reference.md §2.1-2.2).
+//
+// Every refusal is counted in edgehub_client_connect_failed_total{id, reason}; reasons are listed
+// in docs/identities.md. Nothing here logs: tokens and keys are secrets, and the caller logs the
+// error code (whose message never contains the credential).
+//
+// Thread safety: authenticate() may be called from any thread concurrently, also while the
+// registry reloads or the trust bundle is swapped.
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "edgehub/core/client_id.hpp"
+#include "edgehub/core/clock.hpp"
+#include "edgehub/core/result.hpp"
+#include "edgehub/identity/registry.hpp"
+#include "edgehub/identity/sas_token.hpp"
+#include "edgehub/identity/x509.hpp"
+#include "edgehub/ops/metrics.hpp"
+
+namespace edgehub::identity {
+
+/// The metric every refusal increments (edgeHub's name).
+inline constexpr std::string_view kConnectFailedMetric = "edgehub_client_connect_failed_total";
+
+/// Distinct unknown ids that get their own metric label; later ones share id="_unknown" so that a
+/// client cycling random ids cannot grow the metrics endpoint without bound.
+inline constexpr std::size_t kMaxUnknownIdLabels = 256;
+
+struct NoCredential {};
+struct SasCredential {
+  std::string
+      token;  ///< "SharedAccessSignature sr=...": MQTT password, AMQP PLAIN/CBS, HTTP header
+};
+/// What a session presents: nothing, a SAS token, or the TLS client certificate.
+using Credential = std::variant<NoCredential, SasCredential, ClientCertificate>;
+
+struct AuthenticatedIdentity {
+  core::ClientId id;
+  AuthType method = AuthType::sas;
+  /// SAS: the token's expiry (the session must close then unless renewed); X.509: notAfter.
+  core::SystemTime expires_at{};
+};
+
+struct AuthenticatorOptions {
+  std::string iothub_hostname;   ///< audiences may name the hub (host only, no port)
+  std::string gateway_hostname;  ///< ... or the gateway's own `hostname`
+  /// `trust_bundle_cert`; absent: x509_ca identities are refused (Errc::no_trust_bundle).
+  std::optional<std::filesystem::path> trust_bundle;
+};
+
+class Authenticator {
+ public:
+  /// Loads the trust bundle (if configured); fails with Errc::trust_bundle_unreadable. `lookup`,
+  /// `clock` and `metrics` must outlive the authenticator.
+  static core::Result<std::unique_ptr<Authenticator>> create(AuthenticatorOptions options,
+                                                             const KeyLookup& lookup,
+                                                             const core::Clock& clock,
+                                                             ops::Registry& metrics);
+
+  Authenticator(AuthenticatorOptions options, const KeyLookup& lookup,
+                std::shared_ptr<const TrustBundle> trust, const core::Clock& clock,
+                ops::Registry& metrics);
+
+  /// Checks `credential` for `claimed`. Errors are identity::Errc values:
+  ///  - all: unknown_identity, disabled_identity, no_credentials, wrong_auth_type;
+  ///  - SAS: malformed_token, policy_token, wrong_audience, bad_signature, token_expired
+  ///    (a module's token may be signed with its device's key, as edgeHub allows);
+  ///  - X.509: module_x509, malformed_certificate, thumbprint_mismatch, certificate_expired,
+  ///    untrusted_chain, wrong_common_name, no_trust_bundle.
+  core::Result<AuthenticatedIdentity> authenticate(const core::ClientId& claimed,
+                                                   const Credential& credential) const;
+
+  /// Re-reads options.trust_bundle (SIGHUP). On failure the previous bundle stays in use.
+  core::Result<void> reload_trust_bundle();
+
+ private:
+  core::Result<AuthenticatedIdentity> check(const core::ClientId& claimed,
+                                            const Credential& credential) const;
+  core::Result<AuthenticatedIdentity> check_sas(const core::ClientId& claimed,
+                                                const Identity& identity,
+                                                std::string_view token) const;
+  core::Result<AuthenticatedIdentity> check_certificate(const Identity& identity,
+                                                        const ClientCertificate& cert) const;
+  std::string metric_id(const core::ClientId& claimed, bool known) const;
+
+  const AuthenticatorOptions options_;
+  const KeyLookup& lookup_;
+  const core::Clock& clock_;
+  ops::CounterFamily& connect_failed_;
+
+  mutable std::mutex mutex_;  ///< guards trust_ and unknown_labels_
+  std::shared_ptr<const TrustBundle> trust_;
+  mutable std::set<std::string, std::less<>> unknown_labels_;
+};
+
+}  // namespace edgehub::identity
