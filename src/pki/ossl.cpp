@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
 
 #include <array>
 #include <cstring>
@@ -258,6 +259,33 @@ bool issued_by(X509* cert, X509* issuer) {
   if (X509_check_issued(issuer, cert) != X509_V_OK) return false;
   EVP_PKEY* issuer_key = X509_get0_pubkey(issuer);
   return issuer_key != nullptr && X509_verify(cert, issuer_key) == 1;
+}
+
+int verify_to_roots(const std::vector<std::unique_ptr<X509, Free<X509_free>>>& chain,
+                    const std::vector<std::unique_ptr<X509, Free<X509_free>>>& roots,
+                    core::SystemTime now) {
+  ErrorQueueGuard guard;
+  if (chain.empty()) return -1;
+  std::unique_ptr<X509_STORE, Free<X509_STORE_free>> store(X509_STORE_new());
+  std::unique_ptr<STACK_OF(X509), FreeX509Stack> untrusted(sk_X509_new_null());
+  std::unique_ptr<X509_STORE_CTX, Free<X509_STORE_CTX_free>> ctx(X509_STORE_CTX_new());
+  if (!store || !untrusted || !ctx) return -1;
+  for (const auto& cert : roots) {
+    if (X509_STORE_add_cert(store.get(), cert.get()) != 1) ERR_clear_error();  // duplicates
+  }
+  for (std::size_t i = 1; i < chain.size(); ++i) {
+    if (X509_up_ref(chain[i].get()) != 1) return -1;
+    if (sk_X509_push(untrusted.get(), chain[i].get()) == 0) {
+      X509_free(chain[i].get());
+      return -1;
+    }
+  }
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), chain.front().get(), untrusted.get()) != 1) {
+    return -1;
+  }
+  X509_STORE_CTX_set_time(ctx.get(), 0, std::chrono::system_clock::to_time_t(now));
+  if (X509_verify_cert(ctx.get()) == 1) return X509_V_OK;
+  return X509_STORE_CTX_get_error(ctx.get());
 }
 
 }  // namespace edgehub::pki::ossl

@@ -76,4 +76,10 @@ void subject_alt_names(X509* cert, std::vector<std::string>& dns, std::vector<st
 /// True when `cert` was signed by the key of `issuer` and names it as issuer.
 bool issued_by(X509* cert, X509* issuer);
 
+/// X509_verify_cert of chain[0] with chain[1..] as untrusted intermediates against `roots`, at
+/// `now`. Returns X509_V_OK or the X509_V_ERR_* code (-1 when OpenSSL could not run it).
+int verify_to_roots(const std::vector<std::unique_ptr<X509, Free<X509_free>>>& chain,
+                    const std::vector<std::unique_ptr<X509, Free<X509_free>>>& roots,
+                    core::SystemTime now);
+
 }  // namespace edgehub::pki::ossl
