@@ -29,4 +29,7 @@ int run_route(Args args);
 /// edgehubctl import-deployment FILE (import_deployment_command.cpp)
 int run_import_deployment(Args args);
 
+/// edgehubctl identity add|list|remove (identity_command.cpp)
+int run_identity(Args args);
+
 }  // namespace edgehub::app::ctl
