@@ -32,4 +32,7 @@ int run_import_deployment(Args args);
 /// edgehubctl identity add|list|remove (identity_command.cpp)
 int run_identity(Args args);
 
+/// edgehubctl certs demo (certs_command.cpp)
+int run_certs(Args args);
+
 }  // namespace edgehub::app::ctl
