@@ -121,7 +121,7 @@ std::string_view op_text(Tok t) noexcept {
 // The hint people need most: properties are strings (reference §3.6, "the quirks are the product").
 std::string type_hint(Type a, Type b) {
   if ((a == Type::string && b == Type::number) || (a == Type::number && b == Type::string)) {
-    return " (property values are strings: convert with as_number(...) to compare numbers)";
+    return " (property values are strings: convert with as_number(...) to use them as numbers)";
   }
   if (a == Type::null || b == Type::null) {
     return " (null only compares with null; test a property with is_null(...) or is_defined(...))";

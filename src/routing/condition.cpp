@@ -122,8 +122,10 @@ core::Result<Condition> Condition::compile(std::string_view text, const CompileO
   if (!program) return make_error_code(err.code);
   if (tokens[pos].kind != detail::Tok::end) {
     detail::set_error(err, RoutingErrc::syntax_error, text, tokens[pos].offset,
-                      "unexpected " + detail::describe(tokens[pos]) +
-                          " after a complete expression (missing AND/OR or operator?)");
+                      tokens[pos].kind == detail::Tok::unknown
+                          ? "unrecognized symbol '" + std::string(tokens[pos].text) + "'"
+                          : "unexpected " + detail::describe(tokens[pos]) +
+                                " after a complete expression (missing AND/OR or operator?)");
     return make_error_code(RoutingErrc::syntax_error);
   }
   program->text = std::string(text);
