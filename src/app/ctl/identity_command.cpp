@@ -389,6 +389,14 @@ int run_remove(const Options& o) {
     const auto pos = lines[last].find_first_not_of(" \t");
     if (pos != std::string::npos && lines[last][pos] == '[') break;
   }
+  // Comments directly above the next header describe that entry: keep them.
+  if (last < lines.size()) {
+    while (last > first + 1) {
+      const auto pos = lines[last - 1].find_first_not_of(" \t");
+      if (pos == std::string::npos || lines[last - 1][pos] != '#') break;
+      --last;
+    }
+  }
   std::string text;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (i < first || i >= last) text += lines[i];
