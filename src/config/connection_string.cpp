@@ -88,7 +88,7 @@ core::Result<DeviceConnectionString> parse_device_connection_string(std::string_
   out.device_id = std::string(*device_id);
   out.shared_access_key = std::string(*key);
   if (gateway && !gateway->empty()) {
-    if (!is_valid_host(*gateway)) return ConfigErrc::bad_host;
+    if (!is_valid_host(*gateway)) return ConfigErrc::bad_gateway_host_name;
     out.gateway_host_name = std::string(*gateway);
   }
   return out;

@@ -53,6 +53,8 @@ class ConfigCategory final : public boost::system::error_category {
       case ConfigErrc::policy_key_not_allowed:
         return "this is an IoT Hub shared access policy connection string (SharedAccessKeyName), "
                "not a device connection string";
+      case ConfigErrc::bad_gateway_host_name:
+        return "the connection string's GatewayHostName is not a valid host name";
       case ConfigErrc::bad_base64:
         return "the key is not valid base64";
       case ConfigErrc::bad_key_length:

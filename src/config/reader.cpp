@@ -183,6 +183,11 @@ void Reader::error(int line, std::string key, std::string reason, std::string fi
   ++errors_;
 }
 
+void Reader::error(const Field& f, std::string reason, std::string fix) {
+  error(f.line, f.key, std::move(reason), std::move(fix));
+  issues_.back().column = f.column;
+}
+
 void Reader::warning(int line, std::string key, std::string reason, std::string fix) {
   issues_.push_back(ConfigIssue{file_, line, 0, std::move(key), std::move(reason), std::move(fix),
                                 Severity::warning});

@@ -53,9 +53,7 @@ class Reader {
   const std::filesystem::path& file() const noexcept { return file_; }
 
   void error(int line, std::string key, std::string reason, std::string fix);
-  void error(const Field& f, std::string reason, std::string fix) {
-    error(f.line, f.key, std::move(reason), std::move(fix));
-  }
+  void error(const Field& f, std::string reason, std::string fix);
   void warning(int line, std::string key, std::string reason, std::string fix);
   std::size_t error_count() const noexcept { return errors_; }
 

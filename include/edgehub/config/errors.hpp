@@ -31,6 +31,7 @@ enum class ConfigErrc {
   sas_token_not_allowed,
   x509_not_allowed,
   policy_key_not_allowed,
+  bad_gateway_host_name,
   // keys
   bad_base64,
   bad_key_length,

@@ -45,7 +45,8 @@ struct DeviceConnectionString {
 /// Errors: malformed_segment, unknown_connection_string_key, missing_host_name,
 /// missing_device_id, missing_shared_access_key, module_id_not_allowed (a module's string),
 /// sas_token_not_allowed (SharedAccessSignature), x509_not_allowed (x509=true),
-/// policy_key_not_allowed (SharedAccessKeyName), bad_port, bad_host, bad_base64, bad_key_length.
+/// policy_key_not_allowed (SharedAccessKeyName), bad_port, bad_host (HostName),
+/// bad_gateway_host_name, bad_base64, bad_key_length.
 core::Result<DeviceConnectionString> parse_device_connection_string(std::string_view text);
 
 /// A symmetric IoT Hub key: standard base64 with padding, 16 to 64 bytes once decoded.

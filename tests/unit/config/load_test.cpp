@@ -255,6 +255,7 @@ TEST(LoadConfig, ReportsAllProblemsAtOnceInFileOrder) {
 TEST(LoadConfig, UnknownGatewayKeySuggestsTheClosest) {
   auto l = load(kBase + "stat_dir = \"/var/lib/x\"\n");
   expect_single_error(l, "gateway.stat_dir", 5, "did you mean 'state_dir'?");
+  EXPECT_EQ(l.issues[0].column, 1);
   l = load(kBase + "metric = \"\"\n");
   expect_single_error(l, "gateway.metric", 5, "did you mean 'metrics'?");
   l = load(kBase + "[gateway.limit]\nmax_connections = 1\n");

@@ -158,6 +158,8 @@ TEST(ConnectionString, RejectsWithAReasonPerMistake) {
   EXPECT_EQ(err("HostName=h.net;DeviceId=d;SharedAccessKey=not*base64"), ConfigErrc::bad_base64);
   EXPECT_EQ(err("HostName=h.net;DeviceId=d;SharedAccessKey=dGVzdA=="), ConfigErrc::bad_key_length);
   EXPECT_EQ(err("HostName=bad_host;DeviceId=d" + key), ConfigErrc::bad_host);
+  EXPECT_EQ(err("HostName=h.net;DeviceId=d;GatewayHostName=not valid" + key),
+            ConfigErrc::bad_gateway_host_name);
   EXPECT_EQ(err(""), ConfigErrc::missing_host_name);
 }
 
