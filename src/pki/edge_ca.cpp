@@ -21,6 +21,7 @@ using X509Ptr = std::unique_ptr<X509, Free<X509_free>>;
 constexpr const char* kEdgeCaCertKey = "[edge_ca] cert";
 constexpr const char* kEdgeCaKeyKey = "[edge_ca] pk";
 constexpr const char* kQuickstartCn = "edgehubd quickstart Edge CA";
+constexpr std::uint32_t kQuickstartDefaultDays = 90;
 
 std::string utc(SystemTime t) {
   const std::time_t tt = std::chrono::system_clock::to_time_t(t);
@@ -343,13 +344,9 @@ core::Result<EdgeCa> open_edge_ca(const config::GatewayConfig& config, SystemTim
     }
     return load_edge_ca(*edge.cert, *edge.pk, *config.trust_bundle_cert, now, why);
   }
-  if (edge.auto_generated_expiry_days) {
-    return ensure_quickstart_edge_ca(config.state_dir, *edge.auto_generated_expiry_days, now, why);
-  }
-  why = config.source_file.string() +
-        ": no Edge CA; set [edge_ca] cert and pk (edgehubctl certs demo makes a test pair), or "
-        "auto_generated_edge_ca_expiry_days for a quickstart CA";
-  return Errc::no_edge_ca;
+  // As aziot: without cert and pk, a quickstart CA (90 days unless configured).
+  return ensure_quickstart_edge_ca(
+      config.state_dir, edge.auto_generated_expiry_days.value_or(kQuickstartDefaultDays), now, why);
 }
 
 core::Result<std::string> edge_ca_fingerprint(const std::filesystem::path& cert_file,

@@ -70,14 +70,13 @@ class Inspector {
       add(CertSeverity::error, "[edge_ca] needs both cert and pk", "",
           "set both [edge_ca] cert and pk in config.toml (edgehubctl certs demo --dir DIR makes "
           "a test pair)");
-    } else if (in_.quickstart_expiry_days) {
-      add(CertSeverity::warning,
-          "Edge CA: quickstart CA generated in state_dir (not for production)",
-          "devices must trust state_dir/certs/edge-ca-quickstart.cert.pem",
-          "set [edge_ca] cert and pk to a CA from your PKI");
     } else {
-      add(CertSeverity::error, "no Edge CA configured", "",
-          "set [edge_ca] cert and pk, or [edge_ca] auto_generated_edge_ca_expiry_days");
+      add(CertSeverity::warning,
+          "Edge CA: quickstart CA generated in state_dir, valid " +
+              std::to_string(in_.quickstart_expiry_days.value_or(90)) +
+              " days (not for production)",
+          "devices must trust state_dir/certs/edge-ca-quickstart.cert.pem",
+          "set [edge_ca] cert and pk to a CA from your PKI (trust_bundle_cert = its root)");
     }
     hostname_usable();
     return std::move(findings_);

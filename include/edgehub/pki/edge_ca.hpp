@@ -65,7 +65,9 @@ core::Result<EdgeCa> ensure_quickstart_edge_ca(const std::filesystem::path& stat
                                                std::string& why);
 
 /// The Edge CA the configuration asks for: [edge_ca] cert + pk (trust_bundle_cert required), else
-/// the quickstart CA when auto_generated_edge_ca_expiry_days is set, else no_edge_ca.
+/// the quickstart CA (auto_generated_edge_ca_expiry_days, default 90), as aziot does. Errors:
+/// as load_edge_ca / ensure_quickstart_edge_ca, no_edge_ca (only one of cert and pk), and
+/// no_trust_bundle.
 core::Result<EdgeCa> open_edge_ca(const config::GatewayConfig& config, SystemTime now,
                                   std::string& why);
 

@@ -28,7 +28,7 @@ struct InspectInput {
   std::optional<std::filesystem::path> trust_bundle;
   std::optional<std::filesystem::path> edge_ca_cert;
   std::optional<std::filesystem::path> edge_ca_key;
-  /// Set when [edge_ca] asks for a quickstart CA (and no cert/pk).
+  /// Quickstart validity when [edge_ca] has no cert/pk (absent: the default, 90 days).
   std::optional<std::uint32_t> quickstart_expiry_days;
   std::string hostname;
   core::SystemTime now;

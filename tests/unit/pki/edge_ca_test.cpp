@@ -292,9 +292,11 @@ TEST(EdgeCaOpen, FollowsConfiguration) {
   cfg.state_dir = f.dir.path() / "state";
   std::string why;
 
+  // Nothing configured: a quickstart CA, as aziot, valid 90 days by default.
   auto none = open_edge_ca(cfg, t0(), why);
-  EXPECT_EQ(none.error(), make_error_code(Errc::no_edge_ca));
-  EXPECT_THAT(why, HasSubstr("auto_generated_edge_ca_expiry_days"));
+  ASSERT_TRUE(none) << why;
+  EXPECT_TRUE(none->quickstart);
+  EXPECT_EQ(none->not_after, t0() + 90 * kDay);
 
   cfg.edge_ca.cert = f.cert;
   auto half = open_edge_ca(cfg, t0(), why);
@@ -310,11 +312,12 @@ TEST(EdgeCaOpen, FollowsConfiguration) {
   EXPECT_FALSE(ok->quickstart);
 
   config::GatewayConfig quick;
-  quick.state_dir = f.dir.path() / "state";
+  quick.state_dir = f.dir.path() / "state2";
   quick.edge_ca.auto_generated_expiry_days = 30;
   auto q = open_edge_ca(quick, t0(), why);
   ASSERT_TRUE(q) << why;
   EXPECT_TRUE(q->quickstart);
+  EXPECT_EQ(q->not_after, t0() + 30 * kDay);
 }
 
 int mode_of(const std::filesystem::path& p) {

@@ -149,11 +149,21 @@ TEST(InspectCertificates, ConfigurationShapes) {
   InspectInput none;
   none.hostname = "gw";
   none.now = t0();
-  EXPECT_NE(find(inspect_certificates(none), CertSeverity::error, "no Edge CA"), nullptr);
+  auto quick_default = inspect_certificates(none);
+  EXPECT_NE(find(quick_default, CertSeverity::warning,
+                 "quickstart CA generated in state_dir, "
+                 "valid 90 days"),
+            nullptr)
+      << dump(quick_default);
+  EXPECT_EQ(count(quick_default, CertSeverity::error), 0u);
 
   InspectInput quick = none;
-  quick.quickstart_expiry_days = 90;
-  EXPECT_NE(find(inspect_certificates(quick), CertSeverity::warning, "quickstart"), nullptr);
+  quick.quickstart_expiry_days = 30;
+  EXPECT_NE(find(inspect_certificates(quick), CertSeverity::warning, "valid 30 days"), nullptr);
+
+  InspectInput half = none;
+  half.edge_ca_cert = "/x.pem";
+  EXPECT_NE(find(inspect_certificates(half), CertSeverity::error, "needs both"), nullptr);
 
   EdgeCaFiles f;
   InspectInput no_bundle = input_for(f);
