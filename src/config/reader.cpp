@@ -440,6 +440,16 @@ std::optional<std::string> Reader::secret_key(const Field& f, bool allow_plain_s
       error(uri, std::move(reason), "create the key file or correct the URI");
       return std::nullopt;
     }
+    // Same rule as every other key file at start-up (design.md §5): a secret others can read is
+    // refused, not just warned about.
+    std::error_code ec;
+    const auto mode = std::filesystem::status(*path, ec).permissions();
+    using Perms = std::filesystem::perms;
+    if (!ec && (mode & (Perms::group_all | Perms::others_all)) != Perms::none) {
+      error(uri, "the key file " + path->string() + " is accessible by group or others",
+            "chmod 600 " + path->string());
+      return std::nullopt;
+    }
     // aziot-keyd stores symmetric keys as raw bytes; people also save the base64 text.
     const std::string text = trim(*content);
     if (validate_sas_key(text)) return text;

@@ -82,6 +82,7 @@ class TempDir {
   fs::path write(const std::string& name, const std::string& content) const {
     const auto p = path_ / name;
     std::ofstream(p, std::ios::binary) << content;
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
     return p;
   }
   const fs::path& path() const { return path_; }
@@ -585,6 +586,12 @@ TEST(LoadConfig, SecretKeyFromFileUri) {
                       "provisioning.authentication.device_id_pk.uri", 8, "cannot read");
   const auto big = dir.write("big.key", std::string(5000, 'A'));
   expect_single_error(with(big), "provisioning.authentication.device_id_pk.uri", 8, "larger than");
+  const auto shared = dir.write("shared.key", kKey);
+  fs::permissions(shared, fs::perms::group_read, fs::perm_options::add);
+  l = with(shared);
+  expect_single_error(l, "provisioning.authentication.device_id_pk.uri", 8,
+                      "accessible by group or others");
+  EXPECT_EQ(l.issues[0].fix, "chmod 600 " + shared.string());
 }
 
 TEST(LoadConfig, EdgeHubModuleKey) {
@@ -626,6 +633,18 @@ TEST(LoadConfig, MissingOrUnreadableFile) {
   EXPECT_FALSE(load_config("/", issues));
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_NE(issues[0].reason.find("not a regular file"), std::string::npos);
+}
+
+TEST(LoadConfig, RefusesAnOversizedFile) {
+  TempDir dir;
+  const auto big = dir.write("config.toml", kBase + std::string(1024 * 1024, '#'));
+  std::vector<ConfigIssue> issues;
+  EXPECT_FALSE(load_config(big, issues));
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_NE(issues[0].reason.find("larger than 1048576 bytes"), std::string::npos);
+  const auto ok = dir.write("ok.toml", kBase);
+  issues.clear();
+  EXPECT_TRUE(load_config(ok, issues)) << (issues.empty() ? "" : issues[0].to_string());
 }
 
 TEST(LoadConfig, AppendsToExistingIssuesAndJudgesOnlyItsOwn) {
