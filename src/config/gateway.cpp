@@ -235,6 +235,91 @@ std::optional<std::string> read_hub_name(Reader& r, const Field& f) {
   return text;
 }
 
+// The scalar keys of [gateway]; sub-tables and the identity are read by read_gateway.
+void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
+                   std::vector<Endpoint>& endpoints) {
+  const std::string prefix = "gateway";
+  r.check_keys(t, prefix,
+               {"state_dir", "identities", "upstream_protocol", "authentication_mode", "metrics",
+                "proxy", "server_cert_extra_sans", "server_cert_days", "drain_timeout_secs",
+                "log_level", "device_id", "iothub_hostname", "listen", "store", "routes", "limits"},
+               Severity::error);
+  if (const auto f = Reader::field(t, prefix, "state_dir")) {
+    if (auto p = r.absolute_path(f)) out.state_dir = std::move(*p);
+  }
+  if (const auto f = Reader::field(t, prefix, "identities")) {
+    if (f.node->is_string() && f.node->as_string()->get().empty()) {
+      out.identities.reset();
+    } else {
+      out.identities = r.file_uri(f);
+    }
+  }
+  if (const auto f = Reader::field(t, prefix, "upstream_protocol")) {
+    if (auto v = r.enumeration<UpstreamProtocol>(f,
+                                                 {{"amqp", UpstreamProtocol::amqp},
+                                                  {"amqpws", UpstreamProtocol::amqpws},
+                                                  {"mqtt", UpstreamProtocol::mqtt},
+                                                  {"mqttws", UpstreamProtocol::mqttws}},
+                                                 {"amqp", "amqpws", "mqtt", "mqttws"})) {
+      out.upstream_protocol = *v;
+    }
+  }
+  if (const auto f = Reader::field(t, prefix, "authentication_mode")) {
+    if (auto v = r.enumeration<AuthenticationMode>(
+            f,
+            {{"scope", AuthenticationMode::scope},
+             {"cloud_and_scope", AuthenticationMode::cloud_and_scope},
+             {"cloud", AuthenticationMode::cloud}},
+            {"scope", "cloud_and_scope", "cloud"})) {
+      out.authentication_mode = *v;
+    }
+  }
+  const auto metrics = Reader::field(t, prefix, "metrics");
+  if (metrics) r.endpoint(metrics, true, out.metrics);
+  if (out.metrics) endpoints.push_back({"gateway.metrics", *out.metrics, metrics.line});
+  if (const auto f = Reader::field(t, prefix, "proxy")) read_proxy(r, f, out);
+  if (const auto f = Reader::field(t, prefix, "server_cert_extra_sans")) {
+    if (const auto* arr = f.node->as_array()) {
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        Field item{arr->get(i), f.key + "[" + std::to_string(i) + "]",
+                   Reader::line_of(*arr->get(i)), 0};
+        const auto san = r.non_empty_string(item);
+        if (!san) continue;
+        if (!is_valid_host(*san)) {
+          r.error(item, "\"" + *san + "\" is neither a DNS name nor an IP address",
+                  "list DNS names and IP addresses only, e.g. [\"gw\", \"192.168.1.10\"]");
+          continue;
+        }
+        out.server_cert_extra_sans.push_back(*san);
+      }
+    } else {
+      r.error(f, "expected an array of strings, got " + std::string(type_name(*f.node)),
+              "write server_cert_extra_sans = [\"name\", \"10.0.0.1\"]");
+    }
+  }
+  if (const auto f = Reader::field(t, prefix, "server_cert_days")) {
+    if (auto v = r.u32(f, 1, kMaxCertDays)) out.server_cert_days = *v;
+  }
+  if (const auto f = Reader::field(t, prefix, "drain_timeout_secs")) {
+    if (auto v = r.integer(f, 0, kMaxDrainSecs)) out.drain_timeout = std::chrono::seconds(*v);
+  }
+  if (const auto f = Reader::field(t, prefix, "log_level")) {
+    if (auto v = r.enumeration<std::string_view>(
+            f,
+            {{"trace", "trace"},
+             {"debug", "debug"},
+             {"info", "info"},
+             {"warn", "warn"},
+             {"warning", "warn"},
+             {"error", "error"},
+             {"critical", "critical"},
+             {"off", "off"}},
+            {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
+      out.log_level = std::string(*v);
+    }
+  }
+}
+
 }  // namespace
 
 void read_gateway(Reader& r, const toml::table& root, bool provisioning_declared,
@@ -252,88 +337,7 @@ void read_gateway(Reader& r, const toml::table& root, bool provisioning_declared
   if (gw != nullptr) {
     const toml::table& t = *gw;
     const std::string prefix = "gateway";
-    r.check_keys(
-        t, prefix,
-        {"state_dir", "identities", "upstream_protocol", "authentication_mode", "metrics", "proxy",
-         "server_cert_extra_sans", "server_cert_days", "drain_timeout_secs", "log_level",
-         "device_id", "iothub_hostname", "listen", "store", "routes", "limits"},
-        Severity::error);
-    if (const auto f = Reader::field(t, prefix, "state_dir")) {
-      if (auto p = r.absolute_path(f)) out.state_dir = std::move(*p);
-    }
-    if (const auto f = Reader::field(t, prefix, "identities")) {
-      if (f.node->is_string() && f.node->as_string()->get().empty()) {
-        out.identities.reset();
-      } else {
-        out.identities = r.file_uri(f);
-      }
-    }
-    if (const auto f = Reader::field(t, prefix, "upstream_protocol")) {
-      if (auto v = r.enumeration<UpstreamProtocol>(f,
-                                                   {{"amqp", UpstreamProtocol::amqp},
-                                                    {"amqpws", UpstreamProtocol::amqpws},
-                                                    {"mqtt", UpstreamProtocol::mqtt},
-                                                    {"mqttws", UpstreamProtocol::mqttws}},
-                                                   {"amqp", "amqpws", "mqtt", "mqttws"})) {
-        out.upstream_protocol = *v;
-      }
-    }
-    if (const auto f = Reader::field(t, prefix, "authentication_mode")) {
-      if (auto v = r.enumeration<AuthenticationMode>(
-              f,
-              {{"scope", AuthenticationMode::scope},
-               {"cloud_and_scope", AuthenticationMode::cloud_and_scope},
-               {"cloud", AuthenticationMode::cloud}},
-              {"scope", "cloud_and_scope", "cloud"})) {
-        out.authentication_mode = *v;
-      }
-    }
-    if (const auto f = Reader::field(t, prefix, "metrics")) r.endpoint(f, true, out.metrics);
-    if (out.metrics) {
-      const auto f = Reader::field(t, prefix, "metrics");
-      endpoints.push_back({"gateway.metrics", *out.metrics, f ? f.line : 0});
-    }
-    if (const auto f = Reader::field(t, prefix, "proxy")) read_proxy(r, f, out);
-    if (const auto f = Reader::field(t, prefix, "server_cert_extra_sans")) {
-      if (const auto* arr = f.node->as_array()) {
-        for (std::size_t i = 0; i < arr->size(); ++i) {
-          Field item{arr->get(i), f.key + "[" + std::to_string(i) + "]",
-                     Reader::line_of(*arr->get(i)), 0};
-          const auto san = r.non_empty_string(item);
-          if (!san) continue;
-          if (!is_valid_host(*san)) {
-            r.error(item, "\"" + *san + "\" is neither a DNS name nor an IP address",
-                    "list DNS names and IP addresses only, e.g. [\"gw\", \"192.168.1.10\"]");
-            continue;
-          }
-          out.server_cert_extra_sans.push_back(*san);
-        }
-      } else {
-        r.error(f, "expected an array of strings, got " + std::string(type_name(*f.node)),
-                "write server_cert_extra_sans = [\"name\", \"10.0.0.1\"]");
-      }
-    }
-    if (const auto f = Reader::field(t, prefix, "server_cert_days")) {
-      if (auto v = r.u32(f, 1, kMaxCertDays)) out.server_cert_days = *v;
-    }
-    if (const auto f = Reader::field(t, prefix, "drain_timeout_secs")) {
-      if (auto v = r.integer(f, 0, kMaxDrainSecs)) out.drain_timeout = std::chrono::seconds(*v);
-    }
-    if (const auto f = Reader::field(t, prefix, "log_level")) {
-      if (auto v = r.enumeration<std::string_view>(
-              f,
-              {{"trace", "trace"},
-               {"debug", "debug"},
-               {"info", "info"},
-               {"warn", "warn"},
-               {"warning", "warn"},
-               {"error", "error"},
-               {"critical", "critical"},
-               {"off", "off"}},
-              {"trace", "debug", "info", "warn", "error", "critical", "off"})) {
-        out.log_level = std::string(*v);
-      }
-    }
+    read_settings(r, t, out, endpoints);
     device_field = Reader::field(t, prefix, "device_id");
     hub_field = Reader::field(t, prefix, "iothub_hostname");
     if (const auto f = Reader::field(t, prefix, "listen")) {
