@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "app/ctl/check_certificates.hpp"
 #include "app/ctl/check_report.hpp"
 #include "app/ctl/commands.hpp"
 #include "edgehub/config/load.hpp"
@@ -15,9 +16,11 @@ constexpr const char* kDefaultConfig = "/etc/aziot/config.toml";
 
 void print_check_usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: edgehubctl check [--config PATH]\n\n"
+               "usage: edgehubctl check [--config PATH] [--config-only]\n\n"
                "Checks the configuration file (default %s) and prints every problem\n"
-               "with the change that fixes it.\n\n"
+               "with the change that fixes it, then the certificates and keys it names\n"
+               "(format, chain, CA flags, key match, expiry, permissions, hostname)\n"
+               "unless --config-only.\n\n"
                "exit codes: 0 all checks passed, 78 the configuration has errors,\n"
                "            1 another check failed, 2 usage\n",
                kDefaultConfig);
@@ -60,7 +63,8 @@ std::string describe(const config::GatewayConfig& c) {
   return out;
 }
 
-void check_configuration(const std::string& path, CheckReport& report) {
+std::optional<config::GatewayConfig> check_configuration(const std::string& path,
+                                                         CheckReport& report) {
   report.section("Configuration");
   std::vector<config::ConfigIssue> issues;
   const auto cfg = config::load_config(path, issues);
@@ -77,19 +81,23 @@ void check_configuration(const std::string& path, CheckReport& report) {
     report.add(Finding{FindingLevel::ok, "configuration " + path + " is valid", describe(*cfg), "",
                        kExitOk});
   }
+  return cfg;
 }
 
 }  // namespace
 
 int run_check(Args args) {
   std::string path = kDefaultConfig;
+  bool config_only = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
       print_check_usage(stdout);
       return kExitOk;
     }
-    if (a == "--config" || a == "-c") {
+    if (a == "--config-only") {
+      config_only = true;
+    } else if (a == "--config" || a == "-c") {
       if (i + 1 >= args.size()) {
         std::fprintf(stderr, "edgehubctl check: %s needs a PATH\n\n", a.c_str());
         print_check_usage(stderr);
@@ -109,7 +117,8 @@ int run_check(Args args) {
     return kExitUsage;
   }
   CheckReport report;
-  check_configuration(path, report);
+  const auto cfg = check_configuration(path, report);
+  if (cfg && !config_only) check_certificates(*cfg, report);
   const std::string text = report.render();
   std::fwrite(text.data(), 1, text.size(), stdout);
   return report.exit_code();

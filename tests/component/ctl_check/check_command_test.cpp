@@ -52,7 +52,8 @@ std::vector<fs::path> toml_files(const fs::path& dir) {
 
 TEST(EdgehubctlCheck, GoodFilesAreValidAndExitZero) {
   for (const auto& file : toml_files(kDataDir / "good")) {
-    const auto r = run_ctl({"check", "--config", file.string()});
+    // --config-only: these files name certificates under /var/aziot that do not exist here.
+    const auto r = run_ctl({"check", "--config", file.string(), "--config-only"});
     EXPECT_EQ(r.exit_code, 0) << r.out;
     EXPECT_NE(r.out.find("\u2713 configuration " + file.string() + " is valid"), std::string::npos)
         << r.out;
