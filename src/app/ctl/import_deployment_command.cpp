@@ -73,11 +73,11 @@ std::string toml_key(std::string_view s) {
 
 // The $edgeHub desired properties, wherever the file keeps them: a full manifest (optionally
 // under "content", as `az iot edge deployment` writes it), or the desired properties alone.
-const nlohmann::json* find_desired(const nlohmann::json& j) {
+const nlohmann::ordered_json* find_desired(const nlohmann::ordered_json& j) {
   if (!j.is_object()) return nullptr;
   if (j.contains("routes") || j.contains("schemaVersion")) return &j;
   for (const char* root : {"content", ""}) {
-    const nlohmann::json* base = &j;
+    const nlohmann::ordered_json* base = &j;
     if (*root != '\0') {
       auto it = j.find(root);
       if (it == j.end() || !it->is_object()) continue;
@@ -127,12 +127,12 @@ int run_import_deployment(Args args) {
     ss << in.rdbuf();
     text = ss.str();
   }
-  const auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const auto j = nlohmann::ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     std::fprintf(stderr, "edgehubctl import-deployment: %s is not valid JSON\n", file.c_str());
     return kExitFailure;
   }
-  const nlohmann::json* desired = find_desired(j);
+  const nlohmann::ordered_json* desired = find_desired(j);
   if (desired == nullptr) {
     std::fprintf(stderr,
                  "edgehubctl import-deployment: %s has no $edgeHub desired properties "
