@@ -8,9 +8,10 @@ target_compile_options(edgehub_build_flags INTERFACE -Wall -Wextra -Wpedantic -W
                        -Wcast-align -Wunused -Woverloaded-virtual
                        $<$<BOOL:${EDGEHUB_WERROR}>:-Werror>)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
-  # GCC 12 reports false positives inside Asio/Beast and std::variant at -O2.
+  # GCC 12 reports false positives inside Asio/Beast (awaitable frame allocation) and std::variant
+  # at -O2.
   target_compile_options(edgehub_build_flags INTERFACE -Wno-maybe-uninitialized -Wno-array-bounds
-                         -Wno-stringop-overflow -Wno-restrict)
+                         -Wno-stringop-overflow -Wno-restrict -Wno-mismatched-new-delete)
 endif()
 
 if(EDGEHUB_SANITIZE)
