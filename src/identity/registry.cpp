@@ -80,13 +80,14 @@ class EntryParser {
   template <std::size_t N>
   void reject_unknown(const std::array<const char*, N>& allowed) {
     for (const auto& [key, node] : table_) {
-      const bool known = std::any_of(allowed.begin(), allowed.end(),
-                                     [&](const char* k) { return key.str() == k; });
+      const std::string_view name = key.str();  // clang 14 cannot capture a structured binding
+      const bool known =
+          std::any_of(allowed.begin(), allowed.end(), [name](const char* k) { return name == k; });
       if (known) continue;
       std::string list;
       for (const char* k : allowed)
         list += (list.empty() ? "" : ", ") + std::string(k);
-      issue(&node, key.str(), "unknown key (expected one of: " + list + ")");
+      issue(&node, name, "unknown key (expected one of: " + list + ")");
     }
   }
 

@@ -12,8 +12,10 @@ namespace {
 
 constexpr std::string_view kPrefix = "SharedAccessSignature";
 constexpr std::string_view kAmqpsScheme = "amqps://";
-// 9999-12-31T23:59:59Z: beyond this an expiry is "never" rather than a time_point overflow.
-constexpr std::int64_t kMaxExpiry = 253402300799;
+// system_clock counts nanoseconds in 64 bits (until 2262): a later expiry means "never" rather
+// than an overflowed time_point.
+constexpr std::int64_t kMaxExpiry =
+    std::chrono::duration_cast<std::chrono::seconds>(core::SystemTime::duration::max()).count();
 
 bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';

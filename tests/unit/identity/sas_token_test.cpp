@@ -158,6 +158,18 @@ TEST(SasVerify, ExpiredTokenIsRefused) {
   EXPECT_EQ(verify(kDeviceVector, ClientId{"dev1", ""}, kSe + 1).error(), Errc::token_expired);
 }
 
+TEST(SasVerify, FarFutureExpiryDoesNotOverflow) {
+  // Beyond 2262 system_clock cannot represent the time: such a token never expires.
+  const std::vector<std::int64_t> expiries = {17000001004, 99999999999, 9223372036854775807};
+  for (const std::int64_t se : expiries) {
+    auto token = parse_sas_token(token_for_sr("myhub.azure-devices.net%2Fdevices%2Fdev1", se));
+    ASSERT_TRUE(token) << se;
+    EXPECT_GT(token->expires_at(), at(kSe)) << se;
+    const std::vector<Bytes> keys = {key_bytes()};
+    EXPECT_TRUE(verify_sas_token(*token, ClientId{"dev1", ""}, keys, kHosts, at(kSe))) << se;
+  }
+}
+
 TEST(SasVerify, WrongKeyIsABadSignature) {
   auto token = parse_sas_token(kDeviceVector);
   ASSERT_TRUE(token);
