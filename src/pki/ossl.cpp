@@ -8,6 +8,7 @@
 #include <array>
 #include <cstring>
 #include <ctime>
+#include <limits>
 
 #include "edgehub/pki/errors.hpp"
 
@@ -24,6 +25,9 @@ struct PemBlock {
 /// does not decode is an error.
 core::Result<std::vector<PemBlock>> pem_blocks(std::string_view pem) {
   ErrorQueueGuard guard;
+  if (pem.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+    return Errc::garbage_pem;
+  }
   std::vector<PemBlock> blocks;
   std::unique_ptr<BIO, Free<BIO_free>> bio(
       BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
