@@ -1,0 +1,935 @@
+// The SQLite store engine: one thread owns the connection; callers hand it operations through a
+// bounded queue; the thread runs every operation that has arrived since the last transaction in
+// one transaction (group commit) and only then completes them.
+
+#include "edgehub/store/sqlite_store.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+
+#include "store/message_codec.hpp"
+#include "store/schema.hpp"
+#include "store/sqlite.hpp"
+#include "store/store_file.hpp"
+
+namespace edgehub::store {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Result;
+
+constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t to_ms(core::SystemTime t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+core::SystemTime from_ms(std::int64_t ms) {
+  if (ms == kNever) return core::SystemTime::max();
+  return core::SystemTime(
+      std::chrono::duration_cast<core::SystemTime::duration>(std::chrono::milliseconds(ms)));
+}
+
+std::int64_t expiry_ms(std::int64_t now_ms, const std::optional<std::chrono::seconds>& ttl) {
+  if (!ttl) return kNever;
+  const std::int64_t add = ttl->count();
+  if (add <= 0) return now_ms;
+  if (add > (kNever - now_ms) / 1000) return kNever;
+  return now_ms + add * 1000;
+}
+
+// Per-message overhead in the b-trees beyond the encoded body (row headers, index entries,
+// page slack); the quota check adds it so a full store is detected before SQLite runs out.
+constexpr std::size_t kBodyOverhead = 48;
+constexpr std::size_t kEntryOverhead = 40;
+
+template <typename T>
+struct OpBase {
+  Completion<T> done;
+  std::optional<Result<T>> result;
+};
+
+struct AppendOp : OpBase<AppendResult> {
+  AppendBatch batch;
+  std::size_t bytes = 0;
+};
+struct PeekOp : OpBase<std::vector<StoredEntry>> {
+  QueueId queue;
+  SeqNo after = 0;
+  std::size_t max = 0;
+};
+struct AckOp : OpBase<std::uint64_t> {
+  QueueId queue;
+  SeqNo up_to = 0;
+};
+struct PurgeOp : OpBase<std::uint64_t> {
+  QueueId queue;
+};
+struct StatsOp : OpBase<StoreStats> {};
+struct MaintainOp : OpBase<SweepResult> {};
+struct PutStateOp : OpBase<void> {
+  std::string ns, key;
+  std::vector<std::byte> value;
+};
+struct GetStateOp : OpBase<std::optional<std::vector<std::byte>>> {
+  std::string ns, key;
+};
+struct EraseStateOp : OpBase<bool> {
+  std::string ns, key;
+};
+struct ListStateOp : OpBase<std::vector<StateEntry>> {
+  std::string ns;
+};
+
+using Op = std::variant<AppendOp, PeekOp, AckOp, PurgeOp, StatsOp, MaintainOp, PutStateOp,
+                        GetStateOp, EraseStateOp, ListStateOp>;
+
+bool is_write(const Op& op) {
+  return !std::holds_alternative<PeekOp>(op) && !std::holds_alternative<StatsOp>(op) &&
+         !std::holds_alternative<GetStateOp>(op) && !std::holds_alternative<ListStateOp>(op);
+}
+
+/// The store's metrics (style P10), registered once at open.
+struct StoreMetrics {
+  explicit StoreMetrics(ops::Registry& r)
+      : dropped(r.counter("edgehub_messages_dropped_total", "Messages dropped, by reason",
+                          {"reason", "from", "from_route_output"})),
+        queue_length(r.gauge("edgehub_queue_length", "Entries waiting per endpoint queue",
+                             {"endpoint", "priority"})),
+        size_bytes(r.gauge("edgehubd_store_size_bytes", "Size of the store database file")
+                       .with(std::vector<std::string>{})),
+        quota_free_bytes(r.gauge("edgehubd_store_quota_free_bytes",
+                                 "Bytes the store may still use before max_disk_mb")
+                             .with(std::vector<std::string>{})),
+        free_page_bytes(r.gauge("edgehubd_store_free_page_bytes",
+                                "Free pages inside the store file awaiting incremental vacuum")
+                            .with(std::vector<std::string>{})),
+        commits(r.counter("edgehubd_store_commits_total", "Write transactions committed")
+                    .with(std::vector<std::string>{})),
+        refused(r.counter("edgehubd_store_appends_refused_total",
+                          "Appends refused by the store, by reason", {"reason"})) {}
+
+  ops::CounterFamily& dropped;
+  ops::GaugeFamily& queue_length;
+  ops::Gauge& size_bytes;
+  ops::Gauge& quota_free_bytes;
+  ops::Gauge& free_page_bytes;
+  ops::Counter& commits;
+  ops::CounterFamily& refused;
+};
+
+struct QueueState {
+  std::int64_t id = 0;
+  QueueId key;
+  std::uint64_t length = 0;
+  ops::Gauge* gauge = nullptr;
+};
+
+/// Labels of a drop, counted once the transaction that dropped it has committed.
+struct DropKey {
+  std::string reason, from, output;
+  friend auto operator<=>(const DropKey&, const DropKey&) = default;
+};
+
+class SqliteStore final : public MessageStore {
+ public:
+  SqliteStore(Options options, ops::Registry& registry, const core::Clock& clock,
+              boost::asio::any_io_executor fallback, sqlite::Db db, StoreLock lock)
+      : options_(std::move(options)),
+        metrics_(registry),
+        clock_(clock),
+        fallback_(std::move(fallback)),
+        db_(std::move(db)),
+        lock_(std::move(lock)) {}
+
+  ~SqliteStore() override {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Result<void> start(std::string& diagnostic) {
+    if (auto r = prepare_statements(); !r) {
+      diagnostic = "cannot prepare store statements: " + db_.last_error();
+      return r;
+    }
+    if (auto r = load_state(); !r) {
+      diagnostic = "cannot read store state: " + db_.last_error();
+      return r;
+    }
+    for (auto& [key, q] : queues_)
+      q->gauge->set(static_cast<double>(q->length));
+    refresh_size_gauges();
+    thread_ = std::thread([this] { run(); });
+    return {};
+  }
+
+ protected:
+  boost::asio::any_io_executor fallback_executor() const override { return fallback_; }
+
+  void do_append(AppendBatch batch, Completion<AppendResult> done) override {
+    AppendOp op;
+    for (const auto& item : batch)
+      op.bytes += item.message.body.size() + 256;
+    op.batch = std::move(batch);
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_peek(QueueId queue, SeqNo after, std::size_t max,
+               Completion<std::vector<StoredEntry>> done) override {
+    PeekOp op;
+    op.queue = std::move(queue);
+    op.after = after;
+    op.max = max;
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_ack(QueueId queue, SeqNo up_to, Completion<std::uint64_t> done) override {
+    AckOp op;
+    op.queue = std::move(queue);
+    op.up_to = up_to;
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_purge(QueueId queue, Completion<std::uint64_t> done) override {
+    PurgeOp op;
+    op.queue = std::move(queue);
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_stats(Completion<StoreStats> done) override {
+    StatsOp op;
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_maintain(Completion<SweepResult> done) override {
+    MaintainOp op;
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_put_state(std::string ns, std::string key, std::vector<std::byte> value,
+                    Completion<void> done) override {
+    PutStateOp op;
+    op.ns = std::move(ns);
+    op.key = std::move(key);
+    op.value = std::move(value);
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_get_state(std::string ns, std::string key,
+                    Completion<std::optional<std::vector<std::byte>>> done) override {
+    GetStateOp op;
+    op.ns = std::move(ns);
+    op.key = std::move(key);
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_erase_state(std::string ns, std::string key, Completion<bool> done) override {
+    EraseStateOp op;
+    op.ns = std::move(ns);
+    op.key = std::move(key);
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+  void do_list_state(std::string ns, Completion<std::vector<StateEntry>> done) override {
+    ListStateOp op;
+    op.ns = std::move(ns);
+    op.done = std::move(done);
+    submit(Op(std::move(op)));
+  }
+
+ private:
+  // ---- submission (any thread) ----
+
+  void submit(Op op) {
+    std::optional<Errc> refused;
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_) {
+        refused = Errc::closed;
+      } else if (auto* append = std::get_if<AppendOp>(&op)) {
+        // Backpressure: appends beyond the bound fail at once with a retryable error instead
+        // of queueing without limit; acks, peeks and state operations are never refused, since
+        // they are what lets the backlog shrink.
+        if (pending_appends_ >= options_.max_pending_appends ||
+            pending_bytes_ + append->bytes > options_.max_pending_bytes) {
+          refused = Errc::busy;
+        } else {
+          ++pending_appends_;
+          pending_bytes_ += append->bytes;
+        }
+      }
+      if (!refused) queue_.push_back(std::move(op));
+    }
+    if (refused) {
+      if (*refused == Errc::busy) metrics_.refused.with({"busy"}).inc();
+      std::visit([&](auto& o) { o.done(*refused); }, op);
+      return;
+    }
+    cv_.notify_one();
+  }
+
+  // ---- the store thread ----
+
+  void run() {
+    using Steady = std::chrono::steady_clock;
+    const bool periodic = options_.maintenance_interval.count() > 0;
+    auto next_maintenance = Steady::now() + options_.maintenance_interval;
+    std::vector<Op> group;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex_);
+        auto ready = [&] { return !queue_.empty() || closing_; };
+        if (periodic) {
+          cv_.wait_until(lock, next_maintenance, ready);
+        } else {
+          cv_.wait(lock, ready);
+        }
+        if (queue_.empty() && closing_) break;
+        const auto n = std::min(queue_.size(), options_.max_ops_per_transaction);
+        for (std::size_t i = 0; i < n; ++i) {
+          if (auto* append = std::get_if<AppendOp>(&queue_.front())) {
+            --pending_appends_;
+            pending_bytes_ -= append->bytes;
+          }
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      if (!group.empty()) {
+        process(group);
+        group.clear();
+      }
+      if (periodic && Steady::now() >= next_maintenance) {
+        std::vector<Op> background;
+        background.emplace_back(MaintainOp{});
+        process(background);
+        next_maintenance = Steady::now() + options_.maintenance_interval;
+      }
+    }
+  }
+
+  void process(std::vector<Op>& group) {
+    if (run_transaction(group)) {
+      finish(group);
+      return;
+    }
+    if (group.size() == 1) {
+      finish(group);
+      return;
+    }
+    // One operation broke the shared transaction (an SQLite error, not a policy refusal): run
+    // each alone so that only the faulty one fails.
+    for (auto& op : group) {
+      std::vector<Op> one;
+      one.push_back(std::move(op));
+      std::visit([](auto& o) { o.result.reset(); }, one.front());
+      run_transaction(one);
+      finish(one);
+    }
+  }
+
+  /// Runs the group in one transaction; false (everything rolled back, in-memory state reloaded,
+  /// results set to the error) when SQLite failed.
+  bool run_transaction(std::vector<Op>& group) {
+    const bool writes =
+        std::any_of(group.begin(), group.end(), [](const Op& op) { return is_write(op); });
+    now_ms_ = to_ms(clock_.now());
+    drops_.clear();
+    touched_.clear();
+    vacuumed_ = false;
+    Result<void> r = db_.exec(writes ? "BEGIN IMMEDIATE" : "BEGIN");
+    if (r && writes) r = refresh_used_bytes();
+    const std::uint64_t seq_before = next_seq_;
+    for (auto& op : group) {
+      if (!r) break;
+      r = std::visit([this](auto& o) { return execute(o); }, op);
+    }
+    if (r && next_seq_ != seq_before) {
+      stmt_meta_put_.bind(1, std::string_view("next_seq"));
+      stmt_meta_put_.bind(2, static_cast<std::int64_t>(next_seq_));
+      r = stmt_meta_put_.run();
+      stmt_meta_put_.reset();
+    }
+    if (r) r = db_.exec("COMMIT");
+    if (!r) {
+      const auto error = r.error();
+      (void)db_.exec("ROLLBACK");
+      (void)load_state();
+      for (auto& op : group) {
+        std::visit([&](auto& o) { o.result.emplace(error); }, op);
+      }
+      return false;
+    }
+    if (writes) {
+      metrics_.commits.inc();
+      ++commits_;
+      for (const auto& [key, n] : drops_) {
+        metrics_.dropped.with({key.reason, key.from, key.output}).inc(n);
+      }
+      for (auto* q : touched_)
+        q->gauge->set(static_cast<double>(q->length));
+      if (vacuumed_) (void)db_.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      refresh_size_gauges();
+    }
+    return true;
+  }
+
+  void finish(std::vector<Op>& group) {
+    for (auto& op : group) {
+      std::visit(
+          [](auto& o) {
+            if (o.done && o.result) o.done(std::move(*o.result));
+          },
+          op);
+    }
+  }
+
+  // ---- operations (store thread, inside a transaction) ----
+  // Each returns an error only for SQLite failures, which abort the transaction; policy
+  // outcomes (store_full, invalid_argument) are the operation's result and return success.
+
+  Result<void> execute(AppendOp& op) {
+    std::size_t need = 0;
+    for (const auto& item : op.batch) {
+      if (item.targets.empty()) {
+        op.result.emplace(Errc::invalid_argument);
+        return {};
+      }
+      for (const auto& t : item.targets) {
+        if (t.queue.endpoint.empty()) {
+          op.result.emplace(Errc::invalid_argument);
+          return {};
+        }
+      }
+      encode_message(item.message, scratch_);
+      need += scratch_.size() + kBodyOverhead + kEntryOverhead * item.targets.size();
+    }
+    if (used_bytes_ + need > options_.max_disk_bytes) {
+      bool made_room = false;
+      // A batch larger than half the quota could only fit by dropping nearly everything, so it
+      // is refused instead of emptying the store for it.
+      if (options_.when_full == config::WhenFull::drop_oldest &&
+          need <= options_.max_disk_bytes / 2) {
+        auto room = drop_oldest(need);
+        if (!room) return room.error();
+        made_room = *room;
+      }
+      if (!made_room) {
+        metrics_.refused.with({"store_full"}).inc();
+        op.result.emplace(Errc::store_full);
+        return {};
+      }
+    }
+    AppendResult result;
+    result.reserve(op.batch.size());
+    for (const auto& item : op.batch) {
+      encode_message(item.message, scratch_);
+      const auto& output = item.message.sys_prop(core::SystemProperty::output_name);
+      stmt_insert_body_.bind(1, static_cast<std::int64_t>(item.targets.size()));
+      stmt_insert_body_.bind(2, item.message.origin.to_string());
+      stmt_insert_body_.bind(3, output ? std::string_view(*output) : std::string_view());
+      stmt_insert_body_.bind_static(4, scratch_);
+      auto r = stmt_insert_body_.run();
+      stmt_insert_body_.reset();
+      if (!r) return r;
+      const std::int64_t body = sqlite3_last_insert_rowid(db_.handle());
+      auto& seqs = result.emplace_back();
+      seqs.reserve(item.targets.size());
+      for (const auto& target : item.targets) {
+        auto queue = queue_for(target.queue);
+        if (!queue) return queue.error();
+        const SeqNo seq = next_seq_++;
+        stmt_insert_entry_.bind(1, (*queue)->id);
+        stmt_insert_entry_.bind(2, static_cast<std::int64_t>(seq));
+        stmt_insert_entry_.bind(3, body);
+        stmt_insert_entry_.bind(4, expiry_ms(now_ms_, target.ttl));
+        r = stmt_insert_entry_.run();
+        stmt_insert_entry_.reset();
+        if (!r) return r;
+        ++(*queue)->length;
+        touch(*queue);
+        seqs.push_back(seq);
+      }
+      used_bytes_ += scratch_.size() + kBodyOverhead + kEntryOverhead * item.targets.size();
+    }
+    appended_ += op.batch.size();
+    op.result.emplace(std::move(result));
+    return {};
+  }
+
+  Result<void> execute(PeekOp& op) {
+    std::vector<StoredEntry> out;
+    auto* queue = find_queue(op.queue);
+    if (queue == nullptr || op.max == 0) {
+      op.result.emplace(std::move(out));
+      return {};
+    }
+    stmt_peek_.bind(1, queue->id);
+    stmt_peek_.bind(2, static_cast<std::int64_t>(std::min<SeqNo>(op.after, kNever)));
+    stmt_peek_.bind(3, now_ms_);
+    stmt_peek_.bind(4, static_cast<std::int64_t>(std::min<std::size_t>(op.max, 1u << 30)));
+    int rc = 0;
+    while ((rc = stmt_peek_.step()) == SQLITE_ROW) {
+      auto message = decode_message(stmt_peek_.blob(2));
+      if (!message) {
+        stmt_peek_.reset();
+        op.result.emplace(Errc::corrupt);
+        return {};
+      }
+      out.push_back(StoredEntry{static_cast<SeqNo>(stmt_peek_.int64(0)),
+                                from_ms(stmt_peek_.int64(1)), std::move(*message)});
+    }
+    stmt_peek_.reset();
+    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    op.result.emplace(std::move(out));
+    return {};
+  }
+
+  Result<void> execute(AckOp& op) {
+    auto* queue = find_queue(op.queue);
+    if (queue == nullptr || op.up_to == 0) {
+      op.result.emplace(std::uint64_t{0});
+      return {};
+    }
+    const auto up_to = static_cast<std::int64_t>(std::min<SeqNo>(op.up_to, kNever));
+    // Entries that expired before delivery and are acknowledged past are still TTL drops.
+    stmt_expired_in_range_.bind(1, queue->id);
+    stmt_expired_in_range_.bind(2, up_to);
+    stmt_expired_in_range_.bind(3, now_ms_);
+    if (auto r = collect_drops(stmt_expired_in_range_, "ttl_expiry"); !r) return r;
+    stmt_delete_up_to_.bind(1, queue->id);
+    stmt_delete_up_to_.bind(2, up_to);
+    auto r = stmt_delete_up_to_.run();
+    stmt_delete_up_to_.reset();
+    if (!r) return r;
+    const auto removed = static_cast<std::uint64_t>(db_.changes());
+    queue->length -= std::min(queue->length, removed);
+    touch(queue);
+    op.result.emplace(removed);
+    return {};
+  }
+
+  Result<void> execute(PurgeOp& op) {
+    auto* queue = find_queue(op.queue);
+    if (queue == nullptr) {
+      op.result.emplace(std::uint64_t{0});
+      return {};
+    }
+    constexpr auto kAll = std::numeric_limits<std::int64_t>::max();
+    stmt_labels_up_to_.bind(1, queue->id);
+    stmt_labels_up_to_.bind(2, kAll);
+    if (auto r = collect_drops(stmt_labels_up_to_, "purged"); !r) return r;
+    stmt_delete_up_to_.bind(1, queue->id);
+    stmt_delete_up_to_.bind(2, kAll);
+    auto r = stmt_delete_up_to_.run();
+    stmt_delete_up_to_.reset();
+    if (!r) return r;
+    const auto removed = static_cast<std::uint64_t>(db_.changes());
+    queue->length = 0;
+    touch(queue);
+    op.result.emplace(removed);
+    return {};
+  }
+
+  Result<void> execute(StatsOp& op) {
+    StoreStats s;
+    for (const auto& [key, q] : queues_)
+      s.queues.push_back(QueueStats{key, q->length});
+    auto pages = db_.scalar("PRAGMA page_count");
+    auto free_pages = db_.scalar("PRAGMA freelist_count");
+    if (!pages) return pages.error();
+    if (!free_pages) return free_pages.error();
+    s.file_bytes = static_cast<std::uint64_t>(*pages) * page_size_;
+    s.free_bytes = static_cast<std::uint64_t>(*free_pages) * page_size_;
+    s.quota_bytes = options_.max_disk_bytes;
+    s.commits = commits_;
+    s.appended = appended_;
+    op.result.emplace(std::move(s));
+    return {};
+  }
+
+  Result<void> execute(MaintainOp& op) {
+    SweepResult result;
+    // TTL sweep: the expiry index hands out the oldest expired entries; at most sweep_batch per
+    // step keeps a long-offline gateway from stalling appends behind one huge delete.
+    stmt_sweep_select_.bind(1, now_ms_);
+    stmt_sweep_select_.bind(2, static_cast<std::int64_t>(options_.sweep_batch));
+    struct Victim {
+      std::int64_t queue, seq;
+    };
+    std::vector<Victim> victims;
+    int rc = 0;
+    while ((rc = stmt_sweep_select_.step()) == SQLITE_ROW) {
+      victims.push_back({stmt_sweep_select_.int64(0), stmt_sweep_select_.int64(1)});
+      ++drops_[DropKey{"ttl_expiry", std::string(stmt_sweep_select_.text(2)),
+                       std::string(stmt_sweep_select_.text(3))}];
+    }
+    stmt_sweep_select_.reset();
+    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    for (const auto& v : victims) {
+      stmt_delete_one_.bind(1, v.queue);
+      stmt_delete_one_.bind(2, v.seq);
+      auto r = stmt_delete_one_.run();
+      stmt_delete_one_.reset();
+      if (!r) return r;
+      if (auto it = queues_by_id_.find(v.queue); it != queues_by_id_.end()) {
+        it->second->length -= std::min<std::uint64_t>(it->second->length, 1);
+        touch(it->second);
+      }
+    }
+    result.expired_removed = victims.size();
+    // Incremental vacuum: give free pages back to the file system a bounded step at a time.
+    auto free_pages = db_.scalar("PRAGMA freelist_count");
+    if (!free_pages) return free_pages.error();
+    if (*free_pages > options_.vacuum_threshold_pages) {
+      const std::string sql =
+          "PRAGMA incremental_vacuum(" + std::to_string(options_.vacuum_step_pages) + ")";
+      if (auto r = db_.exec(sql.c_str()); !r) return r;
+      auto after = db_.scalar("PRAGMA freelist_count");
+      if (!after) return after.error();
+      result.pages_vacuumed = static_cast<std::uint64_t>(*free_pages - *after);
+      vacuumed_ = true;
+    }
+    op.result.emplace(result);
+    return {};
+  }
+
+  Result<void> execute(PutStateOp& op) {
+    stmt_state_put_.bind(1, op.ns);
+    stmt_state_put_.bind(2, op.key);
+    stmt_state_put_.bind_static(3, op.value);
+    auto r = stmt_state_put_.run();
+    stmt_state_put_.reset();
+    if (!r) return r;
+    op.result.emplace();
+    return {};
+  }
+
+  Result<void> execute(GetStateOp& op) {
+    stmt_state_get_.bind(1, op.ns);
+    stmt_state_get_.bind(2, op.key);
+    std::optional<std::vector<std::byte>> value;
+    const int rc = stmt_state_get_.step();
+    if (rc == SQLITE_ROW) {
+      const auto blob = stmt_state_get_.blob(0);
+      value.emplace(blob.begin(), blob.end());
+    }
+    stmt_state_get_.reset();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    op.result.emplace(std::move(value));
+    return {};
+  }
+
+  Result<void> execute(EraseStateOp& op) {
+    stmt_state_erase_.bind(1, op.ns);
+    stmt_state_erase_.bind(2, op.key);
+    auto r = stmt_state_erase_.run();
+    stmt_state_erase_.reset();
+    if (!r) return r;
+    op.result.emplace(db_.changes() > 0);
+    return {};
+  }
+
+  Result<void> execute(ListStateOp& op) {
+    stmt_state_list_.bind(1, op.ns);
+    std::vector<StateEntry> out;
+    int rc = 0;
+    while ((rc = stmt_state_list_.step()) == SQLITE_ROW) {
+      const auto blob = stmt_state_list_.blob(1);
+      out.push_back(StateEntry{std::string(stmt_state_list_.text(0)), {blob.begin(), blob.end()}});
+    }
+    stmt_state_list_.reset();
+    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    op.result.emplace(std::move(out));
+    return {};
+  }
+
+  /// drop_oldest: deletes the oldest entries of the lowest-priority non-empty queues (among
+  /// equal priorities, the queue whose head is oldest) until `need` fits. False when even an
+  /// empty store would not hold it.
+  Result<bool> drop_oldest(std::size_t need) {
+    constexpr std::int64_t kChunk = 64;
+    while (used_bytes_ + need > options_.max_disk_bytes) {
+      QueueState* victim = nullptr;
+      std::int64_t victim_head = 0;
+      for (auto& [key, q] : queues_) {
+        if (q->length == 0) continue;
+        if (victim != nullptr && q->key.priority < victim->key.priority) continue;
+        stmt_head_.bind(1, q->id);
+        const int rc = stmt_head_.step();
+        const std::int64_t head = rc == SQLITE_ROW ? stmt_head_.int64(0) : 0;
+        stmt_head_.reset();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::to_errc(rc);
+        if (head == 0) continue;
+        if (victim == nullptr || q->key.priority > victim->key.priority || head < victim_head) {
+          victim = q.get();
+          victim_head = head;
+        }
+      }
+      if (victim == nullptr) return false;
+      stmt_nth_.bind(1, victim->id);
+      stmt_nth_.bind(2, kChunk - 1);
+      int rc = stmt_nth_.step();
+      std::int64_t last = kNever;
+      if (rc == SQLITE_ROW) last = stmt_nth_.int64(0);
+      stmt_nth_.reset();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::to_errc(rc);
+      stmt_labels_up_to_.bind(1, victim->id);
+      stmt_labels_up_to_.bind(2, last);
+      if (auto r = collect_drops(stmt_labels_up_to_, "store_full"); !r) return r.error();
+      stmt_delete_up_to_.bind(1, victim->id);
+      stmt_delete_up_to_.bind(2, last);
+      auto r = stmt_delete_up_to_.run();
+      stmt_delete_up_to_.reset();
+      if (!r) return r.error();
+      const auto removed = static_cast<std::uint64_t>(db_.changes());
+      victim->length -= std::min(victim->length, removed);
+      touch(victim);
+      if (auto used = refresh_used_bytes(); !used) return used.error();
+    }
+    return true;
+  }
+
+  /// Reads (origin, output, count) rows from a prepared statement into drops_ under `reason`.
+  Result<void> collect_drops(sqlite::Stmt& stmt, const char* reason) {
+    int rc = 0;
+    while ((rc = stmt.step()) == SQLITE_ROW) {
+      drops_[DropKey{reason, std::string(stmt.text(0)), std::string(stmt.text(1))}] +=
+          static_cast<std::uint64_t>(stmt.int64(2));
+    }
+    stmt.reset();
+    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    return {};
+  }
+
+  // ---- in-memory state ----
+
+  QueueState* find_queue(const QueueId& key) {
+    auto it = queues_.find(key);
+    return it == queues_.end() ? nullptr : it->second.get();
+  }
+
+  Result<QueueState*> queue_for(const QueueId& key) {
+    if (auto* q = find_queue(key)) return q;
+    stmt_insert_queue_.bind(1, key.endpoint);
+    stmt_insert_queue_.bind(2, static_cast<std::int64_t>(key.priority));
+    auto r = stmt_insert_queue_.run();
+    stmt_insert_queue_.reset();
+    if (!r) return r.error();
+    return add_queue(sqlite3_last_insert_rowid(db_.handle()), key, 0);
+  }
+
+  QueueState* add_queue(std::int64_t id, const QueueId& key, std::uint64_t length) {
+    auto q = std::make_unique<QueueState>();
+    q->id = id;
+    q->key = key;
+    q->length = length;
+    q->gauge = &metrics_.queue_length.with({key.endpoint, std::to_string(key.priority)});
+    auto* raw = q.get();
+    queues_by_id_[id] = raw;
+    queues_[key] = std::move(q);
+    return raw;
+  }
+
+  void touch(QueueState* q) {
+    if (std::find(touched_.begin(), touched_.end(), q) == touched_.end()) touched_.push_back(q);
+  }
+
+  /// (Re)reads queues, lengths and the next sequence number: at open, and after a rollback so
+  /// memory never disagrees with the file.
+  Result<void> load_state() {
+    queues_.clear();
+    queues_by_id_.clear();
+    auto select = db_.prepare(
+        "SELECT q.id, q.endpoint, q.priority, (SELECT count(*) FROM entries e WHERE e.queue = "
+        "q.id) FROM queues q");
+    if (!select) return select.error();
+    int rc = 0;
+    while ((rc = select->step()) == SQLITE_ROW) {
+      QueueId key{std::string(select->text(1)), static_cast<std::uint32_t>(select->int64(2))};
+      auto* q = add_queue(select->int64(0), key, static_cast<std::uint64_t>(select->int64(3)));
+      q->gauge->set(static_cast<double>(q->length));
+    }
+    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    auto max_seq = db_.scalar("SELECT coalesce(max(seq), 0) FROM entries");
+    if (!max_seq) return max_seq.error();
+    auto saved = db_.scalar("SELECT coalesce(max(value), 0) FROM meta WHERE key = 'next_seq'");
+    if (!saved) return saved.error();
+    next_seq_ = static_cast<SeqNo>(std::max<std::int64_t>(*max_seq + 1, *saved));
+    if (next_seq_ == 0) next_seq_ = 1;
+    auto page_size = db_.scalar("PRAGMA page_size");
+    if (!page_size) return page_size.error();
+    page_size_ = static_cast<std::uint64_t>(*page_size);
+    return refresh_used_bytes();
+  }
+
+  Result<void> refresh_used_bytes() {
+    auto pages = db_.scalar("PRAGMA page_count");
+    if (!pages) return pages.error();
+    auto free_pages = db_.scalar("PRAGMA freelist_count");
+    if (!free_pages) return free_pages.error();
+    used_bytes_ = static_cast<std::uint64_t>(*pages - *free_pages) * page_size_;
+    file_bytes_ = static_cast<std::uint64_t>(*pages) * page_size_;
+    free_bytes_ = static_cast<std::uint64_t>(*free_pages) * page_size_;
+    return {};
+  }
+
+  void refresh_size_gauges() {
+    (void)refresh_used_bytes();
+    metrics_.size_bytes.set(static_cast<double>(file_bytes_));
+    metrics_.free_page_bytes.set(static_cast<double>(free_bytes_));
+    const auto quota = options_.max_disk_bytes;
+    metrics_.quota_free_bytes.set(
+        static_cast<double>(quota > used_bytes_ ? quota - used_bytes_ : 0));
+  }
+
+  Result<void> prepare_statements() {
+    struct Entry {
+      sqlite::Stmt* stmt;
+      const char* sql;
+    };
+    const Entry entries[] = {
+        {&stmt_insert_body_,
+         "INSERT INTO bodies (refs, origin, output, data) VALUES (?1, ?2, ?3, ?4)"},
+        {&stmt_insert_entry_,
+         "INSERT INTO entries (queue, seq, body, expires) VALUES (?1, ?2, ?3, ?4)"},
+        {&stmt_insert_queue_, "INSERT INTO queues (endpoint, priority) VALUES (?1, ?2)"},
+        {&stmt_peek_,
+         "SELECT e.seq, e.expires, b.data FROM entries e JOIN bodies b ON b.id = e.body "
+         "WHERE e.queue = ?1 AND e.seq > ?2 AND e.expires > ?3 ORDER BY e.seq LIMIT ?4"},
+        {&stmt_delete_up_to_, "DELETE FROM entries WHERE queue = ?1 AND seq <= ?2"},
+        {&stmt_delete_one_, "DELETE FROM entries WHERE queue = ?1 AND seq = ?2"},
+        {&stmt_expired_in_range_,
+         "SELECT b.origin, b.output, count(*) FROM entries e JOIN bodies b ON b.id = e.body "
+         "WHERE e.queue = ?1 AND e.seq <= ?2 AND e.expires <= ?3 GROUP BY 1, 2"},
+        {&stmt_labels_up_to_,
+         "SELECT b.origin, b.output, count(*) FROM entries e JOIN bodies b ON b.id = e.body "
+         "WHERE e.queue = ?1 AND e.seq <= ?2 GROUP BY 1, 2"},
+        {&stmt_sweep_select_,
+         "SELECT e.queue, e.seq, b.origin, b.output FROM entries e JOIN bodies b ON b.id = "
+         "e.body WHERE e.expires <= ?1 ORDER BY e.expires LIMIT ?2"},
+        {&stmt_head_, "SELECT min(seq) FROM entries WHERE queue = ?1"},
+        {&stmt_nth_, "SELECT seq FROM entries WHERE queue = ?1 ORDER BY seq LIMIT 1 OFFSET ?2"},
+        {&stmt_meta_put_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"},
+        {&stmt_state_put_, "INSERT OR REPLACE INTO state (ns, key, value) VALUES (?1, ?2, ?3)"},
+        {&stmt_state_get_, "SELECT value FROM state WHERE ns = ?1 AND key = ?2"},
+        {&stmt_state_erase_, "DELETE FROM state WHERE ns = ?1 AND key = ?2"},
+        {&stmt_state_list_, "SELECT key, value FROM state WHERE ns = ?1 ORDER BY key"},
+    };
+    for (const auto& e : entries) {
+      auto stmt = db_.prepare(e.sql);
+      if (!stmt) return stmt.error();
+      *e.stmt = std::move(*stmt);
+    }
+    return {};
+  }
+
+  const Options options_;
+  StoreMetrics metrics_;
+  const core::Clock& clock_;
+  const boost::asio::any_io_executor fallback_;
+
+  // Shared with submitters, under mutex_.
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Op> queue_;
+  std::size_t pending_appends_ = 0;
+  std::size_t pending_bytes_ = 0;
+  bool closing_ = false;
+
+  // Store thread only (and start() before the thread exists).
+  sqlite::Db db_;
+  StoreLock lock_;
+  std::map<QueueId, std::unique_ptr<QueueState>> queues_;
+  std::unordered_map<std::int64_t, QueueState*> queues_by_id_;
+  SeqNo next_seq_ = 1;
+  std::uint64_t page_size_ = 4096;
+  std::uint64_t used_bytes_ = 0;
+  std::uint64_t file_bytes_ = 0;
+  std::uint64_t free_bytes_ = 0;
+  std::uint64_t commits_ = 0;
+  std::uint64_t appended_ = 0;
+  std::int64_t now_ms_ = 0;
+  bool vacuumed_ = false;
+  std::map<DropKey, std::uint64_t> drops_;
+  std::vector<QueueState*> touched_;
+  std::vector<std::byte> scratch_;
+  sqlite::Stmt stmt_insert_body_, stmt_insert_entry_, stmt_insert_queue_, stmt_peek_,
+      stmt_delete_up_to_, stmt_delete_one_, stmt_expired_in_range_, stmt_labels_up_to_,
+      stmt_sweep_select_, stmt_head_, stmt_nth_, stmt_meta_put_, stmt_state_put_, stmt_state_get_,
+      stmt_state_erase_, stmt_state_list_;
+
+  std::thread thread_;  // last: started after everything above exists
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MessageStore>> open_sqlite_store(const Options& options,
+                                                        ops::Registry& registry,
+                                                        const core::Clock& clock,
+                                                        boost::asio::any_io_executor fallback,
+                                                        std::string& diagnostic) {
+  const auto& path = options.path;
+  auto lock = StoreLock::acquire(path, diagnostic);
+  if (!lock) return lock.error();
+
+  std::error_code ec;
+  const bool exists = fs::exists(path, ec);
+  if (ec) {
+    diagnostic = "cannot access store " + path.string() + ": " + ec.message();
+    return Errc::unreadable;
+  }
+  if (!exists) {
+    if (fs::exists(path.string() + "-wal", ec)) {
+      // Applying a WAL left from a deleted database to a new one would corrupt it.
+      diagnostic = "found " + path.string() + "-wal without " + path.string() +
+                   ": the store was partly removed. Move the -wal and -shm files aside (keep them "
+                   "for diagnosis) and start again.";
+      return Errc::corrupt;
+    }
+    if (auto r = create_store_file(path, diagnostic); !r) return r.error();
+  } else if (auto r = check_store_file(path, diagnostic); !r) {
+    return r.error();
+  }
+
+  std::string message;
+  auto db = sqlite::Db::open(path, SQLITE_OPEN_READWRITE, message);
+  if (!db) {
+    diagnostic = "cannot open store " + path.string() + ": " + message;
+    return db.error();
+  }
+  if (auto r =
+          configure_connection(*db, options.sync == config::StoreSync::full, options.cache_kib);
+      !r) {
+    diagnostic = "cannot configure store " + path.string() + ": " + db->last_error();
+    return r.error();
+  }
+  auto version = schema::read_version(*db);
+  if (!version) {
+    diagnostic = "cannot read the store schema: " + db->last_error();
+    return version.error();
+  }
+  if (auto r = schema::migrate(*db, *version, diagnostic); !r) return r.error();
+
+  auto store = std::make_unique<SqliteStore>(options, registry, clock, std::move(fallback),
+                                             std::move(*db), std::move(*lock));
+  if (auto r = store->start(diagnostic); !r) return r.error();
+  return std::unique_ptr<MessageStore>(std::move(store));
+}
+
+Result<void> verify_store_file(const fs::path& path, std::string& diagnostic) {
+  return check_store_file(path, diagnostic);
+}
+
+}  // namespace edgehub::store
