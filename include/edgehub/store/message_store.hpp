@@ -70,20 +70,45 @@ class UniqueFunction<R(Args...)> {
 
 }  // namespace detail
 
-/// Called once, from the store thread, with the outcome; it posts the user's handler.
+/// The pending completion of one operation: the handler and the executor it must run on (with
+/// outstanding work held on it). Invoked once, from any thread; it never runs the handler inline.
 template <typename T>
-using Completion = detail::UniqueFunction<void(core::Result<T>)>;
+class Completion {
+ public:
+  Completion() = default;
+  Completion(boost::asio::any_io_executor executor,
+             detail::UniqueFunction<void(core::Result<T>)> handler)
+      : executor_(std::move(executor)), handler_(std::move(handler)) {}
 
-/// Wraps an Asio handler so that invoking the completion from any thread posts the handler to
-/// its associated executor (or `fallback`), holding outstanding work on it meanwhile.
+  explicit operator bool() const noexcept { return static_cast<bool>(handler_); }
+
+  /// Posts the handler with its result.
+  void operator()(core::Result<T> result) {
+    auto [ex, call] = bind(std::move(result));
+    boost::asio::post(ex, std::move(call));
+  }
+
+  /// The executor and the handler bound to its result, for callers that post many completions
+  /// bound for the same executor as one handler (the store does after a group commit).
+  std::pair<boost::asio::any_io_executor, detail::UniqueFunction<void()>> bind(
+      core::Result<T> result) {
+    return {executor_,
+            [h = std::move(handler_), r = std::move(result)]() mutable { h(std::move(r)); }};
+  }
+
+ private:
+  boost::asio::any_io_executor executor_;
+  detail::UniqueFunction<void(core::Result<T>)> handler_;
+};
+
+/// Wraps an Asio handler: it will run on its associated executor (or `fallback`).
 template <typename T, typename Handler>
 Completion<T> make_completion(Handler handler, const boost::asio::any_io_executor& fallback) {
   boost::asio::any_io_executor target = boost::asio::get_associated_executor(handler, fallback);
   auto tracked = boost::asio::prefer(target, boost::asio::execution::outstanding_work.tracked);
-  return [h = std::move(handler), ex = std::move(tracked)](core::Result<T> r) mutable {
-    boost::asio::post(
-        ex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
-  };
+  return Completion<T>(std::move(tracked), [h = std::move(handler)](core::Result<T> r) mutable {
+    std::move(h)(std::move(r));
+  });
 }
 
 class MessageStore {
