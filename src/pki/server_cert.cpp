@@ -115,7 +115,9 @@ ServerCertPolicy ServerCertPolicy::from_config(const config::GatewayConfig& conf
   ServerCertPolicy policy;
   policy.hostname = config.hostname;
   policy.extra_sans = config.server_cert_extra_sans;
-  policy.validity = std::chrono::hours(24) * config.server_cert_days;
+  policy.validity = config.server_cert_validity
+                        ? *config.server_cert_validity
+                        : std::chrono::seconds(std::chrono::hours(24) * config.server_cert_days);
   return policy;
 }
 
@@ -214,16 +216,56 @@ core::Result<ServerCertOutcome> ensure_server_cert(const std::filesystem::path& 
   return ServerCertOutcome{std::move(*issued), false, std::move(reason)};
 }
 
-ServerCertManager::ServerCertManager(std::filesystem::path state_dir, ServerCertPolicy policy)
-    : state_dir_(std::move(state_dir)), policy_(std::move(policy)) {}
+ServerCertStats ServerCertStats::create(ops::Registry& registry) {
+  return {
+      registry
+          .counter("edgehub_server_cert_issued_total",
+                   "Server certificates issued from the Edge CA")
+          .with({}),
+      registry
+          .counter("edgehub_server_cert_reused_total",
+                   "Starts that reused the server certificate kept in state_dir")
+          .with({}),
+      registry
+          .counter("edgehub_server_cert_issue_failures_total",
+                   "Failed attempts to issue or renew the server certificate")
+          .with({}),
+      registry
+          .gauge("edgehub_server_cert_expiry_timestamp_seconds",
+                 "notAfter of the served server certificate, Unix time")
+          .with({}),
+      registry
+          .gauge("edgehub_edge_ca_expiry_timestamp_seconds", "notAfter of the Edge CA, Unix time")
+          .with({}),
+  };
+}
+
+ServerCertManager::ServerCertManager(std::filesystem::path state_dir, ServerCertPolicy policy,
+                                     ServerCertStats* stats)
+    : state_dir_(std::move(state_dir)), policy_(std::move(policy)), stats_(stats) {}
+
+void ServerCertManager::record(bool reused) {
+  if (stats_ == nullptr) return;
+  (reused ? stats_->reused : stats_->issued).inc();
+  const auto unix_seconds = [](SystemTime t) {
+    return static_cast<double>(
+        std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+  };
+  stats_->expiry.set(unix_seconds(current_.not_after));
+  stats_->edge_ca_expiry.set(unix_seconds(ca_.not_after));
+}
 
 core::Result<ServerCertOutcome> ServerCertManager::start(EdgeCa ca, SystemTime now,
                                                          std::string& why) {
   auto outcome = ensure_server_cert(state_dir_, ca, policy_, now, why);
-  if (!outcome) return outcome.error();
+  if (!outcome) {
+    if (stats_ != nullptr) stats_->issue_failures.inc();
+    return outcome.error();
+  }
   ca_ = std::move(ca);
   current_ = outcome->identity;
   last_reason_ = outcome->reason;
+  record(outcome->reused);
   return outcome;
 }
 
@@ -246,6 +288,11 @@ core::Result<std::optional<ServerIdentity>> ServerCertManager::reload(EdgeCa ca,
     ca_ = std::move(ca);
     policy_ = std::move(policy);
     current_.chain_pem = current_.cert_pem + ca_.chain_pem;
+    if (stats_ != nullptr) {
+      stats_->edge_ca_expiry.set(static_cast<double>(
+          std::chrono::duration_cast<std::chrono::seconds>(ca_.not_after.time_since_epoch())
+              .count()));
+    }
     return std::optional<ServerIdentity>{};
   }
   EdgeCa old_ca = std::exchange(ca_, std::move(ca));
@@ -262,12 +309,15 @@ core::Result<std::optional<ServerIdentity>> ServerCertManager::reissue(std::stri
                                                                        SystemTime now,
                                                                        std::string& why) {
   auto issued = issue_server_cert(ca_, policy_, now, why);
-  if (!issued) return issued.error();
-  if (auto written = persist(ServerCertPaths::in(state_dir_), *issued, why); !written) {
+  core::Result<void> written =
+      issued ? persist(ServerCertPaths::in(state_dir_), *issued, why) : issued.error();
+  if (!written) {
+    if (stats_ != nullptr) stats_->issue_failures.inc();
     return written.error();
   }
   current_ = *issued;
   last_reason_ = std::move(reason);
+  record(false);
   return std::optional<ServerIdentity>(std::move(*issued));
 }
 

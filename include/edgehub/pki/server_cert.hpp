@@ -16,6 +16,7 @@
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
 #include "edgehub/core/result.hpp"
+#include "edgehub/ops/metrics.hpp"
 #include "edgehub/pki/edge_ca.hpp"
 
 namespace edgehub::pki {
@@ -82,12 +83,25 @@ core::Result<ServerCertOutcome> ensure_server_cert(const std::filesystem::path& 
                                                    const EdgeCa& ca, const ServerCertPolicy& policy,
                                                    SystemTime now, std::string& why);
 
+/// Metrics of the server certificate's lifecycle (style P10), registered by app/.
+struct ServerCertStats {
+  ops::Counter& issued;          ///< edgehub_server_cert_issued_total
+  ops::Counter& reused;          ///< edgehub_server_cert_reused_total (restarts that kept it)
+  ops::Counter& issue_failures;  ///< edgehub_server_cert_issue_failures_total
+  ops::Gauge& expiry;            ///< edgehub_server_cert_expiry_timestamp_seconds (Unix time)
+  ops::Gauge& edge_ca_expiry;    ///< edgehub_edge_ca_expiry_timestamp_seconds (Unix time)
+
+  static ServerCertStats create(ops::Registry& registry);
+};
+
 /// Owns the current Edge CA and server certificate for the daemon: start() at start-up, poll()
 /// when the renewal timer fires, reload() on SIGHUP. Each returns the identity to hot-swap when it
 /// changed. Not thread-safe: call from one executor.
 class ServerCertManager {
  public:
-  ServerCertManager(std::filesystem::path state_dir, ServerCertPolicy policy);
+  /// `stats` may be null; when given it must outlive the manager.
+  ServerCertManager(std::filesystem::path state_dir, ServerCertPolicy policy,
+                    ServerCertStats* stats = nullptr);
 
   /// Start-up: reuse or issue (ensure_server_cert).
   core::Result<ServerCertOutcome> start(EdgeCa ca, SystemTime now, std::string& why);
@@ -110,12 +124,14 @@ class ServerCertManager {
  private:
   core::Result<std::optional<ServerIdentity>> reissue(std::string reason, SystemTime now,
                                                       std::string& why);
+  void record(bool reused);
 
   std::filesystem::path state_dir_;
   ServerCertPolicy policy_;
   EdgeCa ca_;
   ServerIdentity current_;
   std::string last_reason_;
+  ServerCertStats* stats_;
 };
 
 }  // namespace edgehub::pki

@@ -335,6 +335,38 @@ TEST(ServerCertManager, RenewsAtEightyPercentAndOnEdgeCaChange) {
   EXPECT_EQ((*changed)->chain_pem, (*changed)->cert_pem + new_ca->chain_pem);
 }
 
+TEST(ServerCertManager, CountsIssuesReusesAndFailures) {
+  Gateway s;
+  ops::Registry registry;
+  auto stats = ServerCertStats::create(registry);
+  std::string why;
+  {
+    ServerCertManager manager(s.state(), s.policy, &stats);
+    ASSERT_TRUE(manager.start(s.ca, t0(), why)) << why;
+    EXPECT_EQ(stats.issued.value(), 1u);
+    EXPECT_EQ(stats.reused.value(), 0u);
+    EXPECT_EQ(stats.expiry.value(),
+              static_cast<double>(std::chrono::system_clock::to_time_t(t0() + 90 * kDay)));
+    EXPECT_EQ(stats.edge_ca_expiry.value(),
+              static_cast<double>(std::chrono::system_clock::to_time_t(s.ca.not_after)));
+  }
+  ServerCertManager restarted(s.state(), s.policy, &stats);
+  ASSERT_TRUE(restarted.start(s.ca, t0() + kDay, why)) << why;
+  EXPECT_EQ(stats.reused.value(), 1u);
+  EXPECT_EQ(stats.issued.value(), 1u);
+
+  // Renewal into an unwritable state_dir fails, is counted, and keeps the current certificate.
+  const std::string serial = restarted.current().serial_hex;
+  std::filesystem::remove_all(s.state());
+  test::write_file(s.state(), "not a directory");
+  auto failed = restarted.poll(restarted.next_renewal(), why);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error(), make_error_code(Errc::write_failed));
+  EXPECT_EQ(stats.issue_failures.value(), 1u);
+  EXPECT_EQ(restarted.current().serial_hex, serial);
+  EXPECT_THAT(registry.render(), HasSubstr("edgehub_server_cert_issued_total"));
+}
+
 TEST(ServerCertManager, ReloadWithNewSansReissues) {
   Gateway s;
   ServerCertManager manager(s.state(), s.policy);
