@@ -35,4 +35,7 @@ int run_identity(Args args);
 /// edgehubctl certs demo (certs_command.cpp)
 int run_certs(Args args);
 
+/// edgehubctl queue list|peek|purge (queue_command.cpp)
+int run_queue(Args args);
+
 }  // namespace edgehub::app::ctl

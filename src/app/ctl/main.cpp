@@ -20,13 +20,14 @@ struct Command {
 };
 
 // One line per command group; each run function is defined in its own ctl/*_command.cpp.
-constexpr std::array<Command, 5> kCommands = {{
+constexpr std::array<Command, 6> kCommands = {{
     {"check", "check the configuration (and what edgehubd needs to start)", run_check},
     {"route", "test routes and conditions against a message (route test)", run_route},
     {"import-deployment", "convert a deployment manifest's $edgeHub routes to TOML",
      run_import_deployment},
     {"identity", "add, list or remove local device and module identities", run_identity},
     {"certs", "generate a test-only demo PKI (certs demo)", run_certs},
+    {"queue", "inspect store-and-forward queues (list, peek, purge)", run_queue},
 }};
 
 void print_usage(std::FILE* out) {
