@@ -1,9 +1,27 @@
 #include "edgehub/identity/authenticator.hpp"
 
+#include "identity/crypto.hpp"
+
 namespace edgehub::identity {
 namespace {
 
 constexpr std::string_view kOverflowLabel = "_unknown";
+
+// SHA-256 over the presented chain, each element length-prefixed so that different splits of
+// the same bytes cannot collide.
+std::string cache_key(const ClientCertificate& cert) {
+  std::string all;
+  const auto append = [&all](std::string_view der) {
+    const std::uint64_t size = der.size();
+    all.append(reinterpret_cast<const char*>(&size), sizeof size);
+    all.append(der);
+  };
+  append(cert.leaf_der);
+  for (const auto& der : cert.chain_der)
+    append(der);
+  const Bytes digest = detail::sha256(detail::as_bytes(all));
+  return std::string(digest.begin(), digest.end());
+}
 
 bool valid_claim(const core::ClientId& id) {
   return is_valid_id(id.device) && (!id.is_module() || is_valid_id(id.module));
@@ -43,6 +61,7 @@ core::Result<void> Authenticator::reload_trust_bundle() {
   auto next = std::make_shared<const TrustBundle>(std::move(*loaded));
   std::lock_guard lock(mutex_);
   trust_ = std::move(next);
+  ++trust_generation_;  // chains verified with the old bundle must verify again
   return {};
 }
 
@@ -99,27 +118,77 @@ core::Result<AuthenticatedIdentity> Authenticator::check_sas(const core::ClientI
 
 core::Result<AuthenticatedIdentity> Authenticator::check_certificate(
     const Identity& identity, const ClientCertificate& cert) const {
+  if (identity.auth == AuthType::sas) return Errc::wrong_auth_type;
   const core::SystemTime now = clock_.now();
-  switch (identity.auth) {
-    case AuthType::sas:
-      return Errc::wrong_auth_type;
-    case AuthType::x509_thumbprint:
-      if (auto ok = check_thumbprint(cert, identity.thumbprints, now); !ok) return ok.error();
-      break;
-    case AuthType::x509_ca: {
-      std::shared_ptr<const TrustBundle> trust;
-      {
-        std::lock_guard lock(mutex_);
-        trust = trust_;
+  const std::string key = cache_key(cert);
+  std::optional<CachedCertificate> entry = cached(key);
+
+  if (identity.auth == AuthType::x509_thumbprint) {
+    if (entry) {
+      bool matched = false;
+      for (const auto& expected : identity.thumbprints) {
+        const Bytes& actual = expected.size() == entry->sha1.size() ? entry->sha1 : entry->sha256;
+        matched = detail::equal_constant_time(actual, expected) || matched;
       }
-      if (!trust) return Errc::no_trust_bundle;
-      if (auto ok = check_ca_chain(cert, *trust, identity.id.device, now); !ok) return ok.error();
-      break;
+      if (!matched) return Errc::thumbprint_mismatch;
+      if (now < entry->leaf_not_before || now > entry->leaf_not_after) {
+        return Errc::certificate_expired;
+      }
+      return AuthenticatedIdentity{identity.id, identity.auth, entry->leaf_not_after};
     }
+    auto facts = check_thumbprint(cert, identity.thumbprints, now);
+    if (!facts) return facts.error();
+    remember(key, {facts->sha1,
+                   facts->sha256,
+                   facts->common_name,
+                   facts->not_before,
+                   facts->not_after,
+                   0,
+                   {},
+                   {}});
+    return AuthenticatedIdentity{identity.id, identity.auth, facts->not_after};
   }
-  auto facts = inspect_certificate(cert.leaf_der);
-  if (!facts) return facts.error();
-  return AuthenticatedIdentity{identity.id, identity.auth, facts->not_after};
+
+  std::shared_ptr<const TrustBundle> trust;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    trust = trust_;
+    generation = trust_generation_;
+  }
+  if (!trust) return Errc::no_trust_bundle;
+  if (entry && entry->chain_generation == generation) {
+    if (now < entry->chain_not_before || now > entry->chain_not_after) {
+      return Errc::certificate_expired;
+    }
+    if (entry->common_name != identity.id.device) return Errc::wrong_common_name;
+    return AuthenticatedIdentity{identity.id, identity.auth, entry->chain_not_after};
+  }
+  auto chain = check_ca_chain(cert, *trust, identity.id.device, now);
+  if (!chain) return chain.error();
+  remember(key,
+           {chain->leaf.sha1, chain->leaf.sha256, chain->leaf.common_name, chain->leaf.not_before,
+            chain->leaf.not_after, generation, chain->not_before, chain->not_after});
+  return AuthenticatedIdentity{identity.id, identity.auth, chain->not_after};
+}
+
+std::optional<Authenticator::CachedCertificate> Authenticator::cached(
+    const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  const auto it = cert_cache_.find(key);
+  if (it == cert_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Authenticator::remember(const std::string& key, const CachedCertificate& entry) const {
+  std::lock_guard lock(mutex_);
+  const auto [it, inserted] = cert_cache_.insert_or_assign(key, entry);
+  if (!inserted) return;
+  cert_cache_order_.push_back(key);
+  if (cert_cache_order_.size() > kCertificateCacheSize) {
+    cert_cache_.erase(cert_cache_order_.front());
+    cert_cache_order_.pop_front();
+  }
 }
 
 std::string Authenticator::metric_id(const core::ClientId& claimed, bool known) const {

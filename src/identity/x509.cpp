@@ -6,6 +6,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <sstream>
@@ -128,22 +129,29 @@ core::Result<CertificateFacts> inspect_certificate(std::string_view der) {
   return facts_of(cert.get(), der);
 }
 
-core::Result<void> check_thumbprint(const ClientCertificate& cert,
-                                    std::span<const Bytes> thumbprints, core::SystemTime now) {
-  auto facts = inspect_certificate(cert.leaf_der);
-  if (!facts) return facts.error();
+bool thumbprint_matches(std::string_view der, std::span<const Bytes> thumbprints) {
+  const Bytes sha1 = detail::sha1(detail::as_bytes(der));
+  const Bytes sha256 = detail::sha256(detail::as_bytes(der));
   bool matched = false;
   for (const auto& expected : thumbprints) {
-    const Bytes& actual = expected.size() == facts->sha1.size() ? facts->sha1 : facts->sha256;
+    const Bytes& actual = expected.size() == sha1.size() ? sha1 : sha256;
     matched = detail::equal_constant_time(actual, expected) || matched;
   }
-  if (!matched) return Errc::thumbprint_mismatch;
-  if (!within_validity(*facts, now)) return Errc::certificate_expired;
-  return {};
+  return matched;
 }
 
-core::Result<void> check_ca_chain(const ClientCertificate& cert, const TrustBundle& trust,
-                                  std::string_view device_id, core::SystemTime now) {
+core::Result<CertificateFacts> check_thumbprint(const ClientCertificate& cert,
+                                                std::span<const Bytes> thumbprints,
+                                                core::SystemTime now) {
+  if (!thumbprint_matches(cert.leaf_der, thumbprints)) return Errc::thumbprint_mismatch;
+  auto facts = inspect_certificate(cert.leaf_der);
+  if (!facts) return facts.error();
+  if (!within_validity(*facts, now)) return Errc::certificate_expired;
+  return facts;
+}
+
+core::Result<VerifiedChain> check_ca_chain(const ClientCertificate& cert, const TrustBundle& trust,
+                                           std::string_view device_id, core::SystemTime now) {
   const X509Ptr leaf = parse_der(cert.leaf_der);
   if (!leaf) {
     ERR_clear_error();
@@ -152,6 +160,8 @@ core::Result<void> check_ca_chain(const ClientCertificate& cert, const TrustBund
   X509StackPtr untrusted(sk_X509_new_null());
   if (!untrusted) return Errc::untrusted_chain;
   for (const auto& der : cert.chain_der) {
+    // A client that repeats its leaf in the chain must not pay for a second parse.
+    if (der == cert.leaf_der) continue;
     X509Ptr extra = parse_der(der);
     if (!extra) {
       ERR_clear_error();
@@ -180,7 +190,22 @@ core::Result<void> check_ca_chain(const ClientCertificate& cert, const TrustBund
   }
   // Ordinal comparison, as edgeHub: device ids are case-sensitive.
   if (common_name(leaf.get()) != device_id) return Errc::wrong_common_name;
-  return {};
+
+  auto facts = facts_of(leaf.get(), cert.leaf_der);
+  if (!facts) return facts.error();
+  VerifiedChain result{std::move(*facts), {}, {}};
+  result.not_before = result.leaf.not_before;
+  result.not_after = result.leaf.not_after;
+  STACK_OF(X509)* chain = X509_STORE_CTX_get0_chain(ctx.get());
+  for (int i = 0; chain != nullptr && i < sk_X509_num(chain); ++i) {
+    X509* link = sk_X509_value(chain, i);
+    const auto nb = to_time(X509_get0_notBefore(link));
+    const auto na = to_time(X509_get0_notAfter(link));
+    if (!nb || !na) return Errc::malformed_certificate;
+    result.not_before = std::max(result.not_before, *nb);
+    result.not_after = std::min(result.not_after, *na);
+  }
+  return result;
 }
 
 }  // namespace edgehub::identity

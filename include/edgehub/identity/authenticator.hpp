@@ -11,6 +11,8 @@
 // Thread safety: authenticate() may be called from any thread concurrently, also while the
 // registry reloads or the trust bundle is swapped.
 
+#include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 
 #include "edgehub/core/client_id.hpp"
@@ -32,6 +35,11 @@ namespace edgehub::identity {
 
 /// The metric every refusal increments (edgeHub's name).
 inline constexpr std::string_view kConnectFailedMetric = "edgehub_client_connect_failed_total";
+
+/// Client certificates whose successful checks are remembered (keyed by a hash of the presented
+/// DER chain), so that a reconnecting X.509 device costs hashes instead of certificate parsing and
+/// chain verification. Only successes are cached, so strangers cannot fill it; FIFO eviction.
+inline constexpr std::size_t kCertificateCacheSize = 4096;
 
 /// Distinct unknown ids that get their own metric label; later ones share id="_unknown" so that a
 /// client cycling random ids cannot grow the metrics endpoint without bound.
@@ -94,14 +102,33 @@ class Authenticator {
                                                         const ClientCertificate& cert) const;
   std::string metric_id(const core::ClientId& claimed, bool known) const;
 
+  /// What a successful check established about one presented chain. Validity is re-checked
+  /// against the clock and thumbprints / CN against the identity on every hit, so a registry
+  /// reload or the passing of time is never masked by the cache.
+  struct CachedCertificate {
+    Bytes sha1;
+    Bytes sha256;
+    std::string common_name;
+    core::SystemTime leaf_not_before{};
+    core::SystemTime leaf_not_after{};
+    std::uint64_t chain_generation = 0;  ///< trust bundle the chain verified with; 0: never
+    core::SystemTime chain_not_before{};
+    core::SystemTime chain_not_after{};
+  };
+  std::optional<CachedCertificate> cached(const std::string& key) const;
+  void remember(const std::string& key, const CachedCertificate& entry) const;
+
   const AuthenticatorOptions options_;
   const KeyLookup& lookup_;
   const core::Clock& clock_;
   ops::CounterFamily& connect_failed_;
 
-  mutable std::mutex mutex_;  ///< guards trust_ and unknown_labels_
+  mutable std::mutex mutex_;  ///< guards everything below
   std::shared_ptr<const TrustBundle> trust_;
+  std::uint64_t trust_generation_ = 1;  ///< bumped by reload_trust_bundle()
   mutable std::set<std::string, std::less<>> unknown_labels_;
+  mutable std::unordered_map<std::string, CachedCertificate> cert_cache_;
+  mutable std::deque<std::string> cert_cache_order_;  ///< insertion order, for eviction
 };
 
 }  // namespace edgehub::identity

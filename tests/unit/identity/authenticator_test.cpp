@@ -3,6 +3,10 @@
 #include "edgehub/identity/authenticator.hpp"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "fake_clock.hpp"
 #include "test_certs.hpp"
@@ -20,11 +24,13 @@ constexpr std::string_view kDeviceKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmN
 constexpr std::string_view kSecondaryKey = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=";
 constexpr std::string_view kModuleKey = "bW9kdWxlLWtleS1tb2R1bGUta2V5LW1vZHVsZS1rZXk=";
 
-/// The lookup seam, backed by a fixed snapshot.
+/// The lookup seam, backed by a snapshot the test may replace (a registry reload).
 class SnapshotLookup final : public KeyLookup {
  public:
-  explicit SnapshotLookup(Snapshot snapshot)
-      : snapshot_(std::make_shared<const Snapshot>(std::move(snapshot))) {}
+  explicit SnapshotLookup(Snapshot snapshot) { replace(std::move(snapshot)); }
+  void replace(Snapshot snapshot) {
+    snapshot_ = std::make_shared<const Snapshot>(std::move(snapshot));
+  }
   std::shared_ptr<const Identity> find(const ClientId& id) const override {
     const Identity* identity = snapshot_->find(id);
     return identity ? std::shared_ptr<const Identity>(snapshot_, identity) : nullptr;
@@ -236,6 +242,85 @@ TEST_F(AuthenticatorTest, MalformedCertificateIsRefused) {
 TEST_F(AuthenticatorTest, ModuleWithACertificateIsRefused) {
   expect_refused({"gw", "filter"}, ClientCertificate{thumb_cert_.der(), {}}, Errc::module_x509,
                  "module_x509");
+}
+
+// A certificate that passed once is remembered; these show the cache never masks a refusal.
+
+TEST_F(AuthenticatorTest, RememberedThumbprintCertificateStillExpires) {
+  const ClientCertificate cert{thumb_cert_.der(), {}};
+  ASSERT_TRUE(authenticator_->authenticate({"camera", ""}, cert));
+  ASSERT_TRUE(authenticator_->authenticate({"camera", ""}, cert));
+  clock_.set(kT0 + 31 * kDay);
+  expect_refused({"camera", ""}, cert, Errc::certificate_expired, "certificate_expired");
+}
+
+TEST_F(AuthenticatorTest, RememberedThumbprintCertificateFollowsARegistryReload) {
+  const ClientCertificate cert{thumb_cert_.der(), {}};
+  ASSERT_TRUE(authenticator_->authenticate({"camera", ""}, cert));
+  std::vector<Identity> ids;
+  ids.push_back(Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {Bytes(32, 1)}, 0});
+  lookup_->replace(Snapshot(std::move(ids)));
+  expect_refused({"camera", ""}, cert, Errc::thumbprint_mismatch, "thumbprint_mismatch");
+}
+
+TEST_F(AuthenticatorTest, RememberedChainStillChecksTheCommonName) {
+  const ClientCertificate cert{ca_leaf_.der(), {}};
+  ASSERT_TRUE(authenticator_->authenticate({"door", ""}, cert));
+  expect_refused({"dev2", ""}, cert, Errc::wrong_common_name, "wrong_common_name");
+  EXPECT_TRUE(authenticator_->authenticate({"door", ""}, cert));
+}
+
+TEST_F(AuthenticatorTest, RememberedChainStillExpires) {
+  const ClientCertificate cert{ca_leaf_.der(), {}};
+  ASSERT_TRUE(authenticator_->authenticate({"door", ""}, cert));
+  clock_.set(kT0 + 31 * kDay);
+  expect_refused({"door", ""}, cert, Errc::certificate_expired, "certificate_expired");
+}
+
+TEST_F(AuthenticatorTest, RememberedThumbprintDoesNotCountAsAVerifiedChain) {
+  // The same self-signed certificate, first accepted by thumbprint for one identity, must not be
+  // taken as CA-verified for another.
+  std::vector<Identity> ids;
+  const auto facts = *inspect_certificate(thumb_cert_.der());
+  ids.push_back(Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {facts.sha1}, 0});
+  ids.push_back(Identity{{"camera2", ""}, AuthType::x509_ca, true, {}, {}, 0});
+  lookup_->replace(Snapshot(std::move(ids)));
+  const ClientCertificate cert{thumb_cert_.der(), {}};
+  ASSERT_TRUE(authenticator_->authenticate({"camera", ""}, cert));
+  expect_refused({"camera2", ""}, cert, Errc::untrusted_chain, "untrusted_chain");
+}
+
+TEST(AuthenticatorTrustReload, ANewTrustBundleInvalidatesRememberedChains) {
+  test::FakeClock clock(kT0);
+  ops::Registry metrics;
+  const auto root = test::make_cert({"Root", true, kT0 - kDay, kT0 + kDay, nullptr});
+  const auto other_root = test::make_cert({"Other", true, kT0 - kDay, kT0 + kDay, nullptr});
+  const auto leaf = test::make_cert({"door", false, kT0 - kDay, kT0 + kDay, &root});
+  ASSERT_TRUE(root.cert && other_root.cert && leaf.cert);
+  std::vector<Identity> ids;
+  ids.push_back(Identity{{"door", ""}, AuthType::x509_ca, true, {}, {}, 0});
+  SnapshotLookup lookup{Snapshot(std::move(ids))};
+
+  char dir_template[] = "/tmp/edgehub-trust-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::filesystem::path dir = dir_template;
+  const auto bundle = dir / "root.pem";
+  std::ofstream(bundle) << root.pem();
+  auto created = Authenticator::create({"hub", "gw", bundle}, lookup, clock, metrics);
+  ASSERT_TRUE(created);
+  auto& auth = **created;
+  const ClientCertificate cert{leaf.der(), {}};
+  EXPECT_TRUE(auth.authenticate({"door", ""}, cert));
+
+  std::ofstream(bundle, std::ios::trunc) << other_root.pem();
+  ASSERT_TRUE(auth.reload_trust_bundle());
+  EXPECT_EQ(auth.authenticate({"door", ""}, cert).error(), Errc::untrusted_chain);
+
+  // An unreadable bundle on reload keeps the current one.
+  std::filesystem::remove(bundle);
+  EXPECT_EQ(auth.reload_trust_bundle().error(), Errc::trust_bundle_unreadable);
+  EXPECT_EQ(auth.authenticate({"door", ""}, cert).error(), Errc::untrusted_chain);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(AuthenticatorTest, CaIdentityWithoutTrustBundleIsRefused) {
