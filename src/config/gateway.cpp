@@ -241,7 +241,8 @@ void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
   const std::string prefix = "gateway";
   r.check_keys(t, prefix,
                {"state_dir", "identities", "upstream_protocol", "authentication_mode", "metrics",
-                "proxy", "server_cert_extra_sans", "server_cert_days", "drain_timeout_secs",
+                "proxy", "server_cert_extra_sans", "server_cert_days", "server_cert_validity_secs",
+                "drain_timeout_secs",
                 "log_level", "device_id", "iothub_hostname", "listen", "store", "routes", "limits"},
                Severity::error);
   if (const auto f = Reader::field(t, prefix, "state_dir")) {
@@ -299,6 +300,11 @@ void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
   }
   if (const auto f = Reader::field(t, prefix, "server_cert_days")) {
     if (auto v = r.u32(f, 1, kMaxCertDays)) out.server_cert_days = *v;
+  }
+  if (const auto f = Reader::field(t, prefix, "server_cert_validity_secs")) {
+    if (auto v = r.u32(f, 10, kMaxCertDays * 86400U)) {
+      out.server_cert_validity = std::chrono::seconds(*v);
+    }
   }
   if (const auto f = Reader::field(t, prefix, "drain_timeout_secs")) {
     if (auto v = r.integer(f, 0, kMaxDrainSecs)) out.drain_timeout = std::chrono::seconds(*v);

@@ -111,6 +111,9 @@ struct GatewayConfig {
   std::optional<std::string> proxy;  ///< http://[user:pass@]host:port for WebSocket upstream
   std::vector<std::string> server_cert_extra_sans;  ///< DNS names and IP addresses
   std::uint32_t server_cert_days = 90;
+  /// [gateway] server_cert_validity_secs: overrides server_cert_days with a validity in seconds
+  /// (at least 10), for tests of renewal and for deployments that want very short-lived certs.
+  std::optional<std::chrono::seconds> server_cert_validity;
   std::chrono::seconds drain_timeout{10};  ///< graceful shutdown bound
   std::string log_level = "info";
 

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
 #include <nlohmann/json.hpp>
@@ -11,6 +15,7 @@
 #include "edgehub/core/version.hpp"
 #include "edgehub/ops/logging.hpp"
 #include "edgehub/ops/process_metrics.hpp"
+#include "edgehub/pki/edge_ca.hpp"
 
 namespace edgehub::app {
 
@@ -40,16 +45,52 @@ std::string_view state_name(Gateway::State s) {
   return "unknown";
 }
 
+std::string format_time(core::SystemTime t) {
+  const auto secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// The MQTT and AMQP sessions are issue 6 and 7; until a protocol session is wired in, a device
+// that completes the TLS handshake is given the protocol's own connect deadline and then closed,
+// exactly as a client that never sends CONNECT/OPEN will be.
+asio::awaitable<void> close_after_connect_deadline(std::unique_ptr<net::Transport> transport,
+                                                   std::chrono::milliseconds deadline) {
+  asio::steady_timer timer(transport->get_executor());
+  timer.expires_after(deadline);
+  auto* t = transport.get();
+  timer.async_wait([t](const boost::system::error_code& ec) {
+    if (!ec) t->close();
+  });
+  std::array<char, 1024> sink{};
+  for (;;) {
+    auto n = co_await transport->read_some(asio::buffer(sink));
+    if (!n) break;
+  }
+  timer.cancel();
+  co_await transport->shutdown();
+}
+
 }  // namespace
 
 Gateway::Gateway(std::shared_ptr<const config::GatewayConfig> config, const core::Clock& clock)
     : config_(std::move(config)),
       clock_(clock),
       started_at_(clock.steady_now()),
+      registry_(default_labels(*config_)),
+      cert_expiry_seconds_(registry_
+                               .gauge("edgehubd_server_certificate_expiry_seconds",
+                                      "Seconds until the served TLS server certificate expires")
+                               .with({})),
+      connection_budget_(config_->limits.max_connections),
+      listener_stats_(registry_),
       signals_(io_, SIGTERM, SIGINT, SIGHUP),
       watchdog_timer_(io_),
       drain_timer_(io_),
-      registry_(default_labels(*config_)) {
+      renewal_timer_(io_) {
   ops::register_process_metrics(registry_, clock_);
 }
 
@@ -60,6 +101,8 @@ void Gateway::start() {
   for (const auto& table : cfg.ignored_tables) {
     spdlog::debug("config: ignoring [{}] (an aziot table edgehubd does not use)", table);
   }
+  start_tls();
+  start_listeners();
   if (cfg.metrics) {
     admin_http_ = std::make_unique<net::AdminHttpServer>(
         io_, net::AdminHttpServer::Handlers{[this] { return registry_.render(); },
@@ -76,10 +119,120 @@ void Gateway::start() {
   }
   arm_signals();
   arm_watchdog();
+  arm_renewal();
   state_ = State::running;
   notifier_.ready();
   spdlog::info("edgehubd {} ready: gateway {} for {} (device {})", core::version(), cfg.hostname,
                cfg.iothub_hostname, cfg.device_id);
+}
+
+void Gateway::start_tls() {
+  const auto& cfg = *config_;
+  std::string why;
+  auto ca = pki::open_edge_ca(cfg, clock_.now(), why);
+  if (!ca) throw StartupError(why);
+  if (ca->quickstart) spdlog::warn("{}", pki::quickstart_warning(*ca));
+  certs_ = std::make_unique<pki::ServerCertManager>(cfg.state_dir,
+                                                    pki::ServerCertPolicy::from_config(cfg));
+  auto outcome = certs_->start(std::move(*ca), clock_.now(), why);
+  if (!outcome) throw StartupError(why);
+  install_server_identity(outcome->identity,
+                          outcome->reused ? "reused from state_dir" : outcome->reason);
+  if (!tls_.current())
+    throw StartupError("the issued server certificate could not be loaded into TLS");
+}
+
+void Gateway::install_server_identity(const pki::ServerIdentity& identity, std::string_view why) {
+  std::string error;
+  if (auto r = tls_.update({identity.chain_pem, identity.key_pem}, error); !r) {
+    spdlog::error("server certificate {} not installed: {}; new handshakes keep the previous one",
+                  identity.serial_hex, error);
+    return;
+  }
+  cert_expiry_seconds_.set(
+      std::chrono::duration<double>(identity.not_after - clock_.now()).count());
+  spdlog::info("server certificate serial {} for {} valid until {} ({}); renewal at {}",
+               identity.serial_hex, config_->hostname, format_time(identity.not_after), why,
+               format_time(pki::renewal_time(identity)));
+}
+
+void Gateway::start_listeners() {
+  const auto& cfg = *config_;
+  struct Wanted {
+    net::Listener::Kind kind;
+    const std::optional<config::HostPort>& where;
+    const char* key;
+  };
+  const Wanted wanted[] = {{net::Listener::Kind::mqtt, cfg.listen.mqtt, "mqtt"},
+                           {net::Listener::Kind::amqp, cfg.listen.amqp, "amqp"},
+                           {net::Listener::Kind::https, cfg.listen.https, "https"}};
+  const auto connect_timeout = cfg.limits.connect_timeout;
+  auto hold = [this, connect_timeout](std::unique_ptr<net::Transport> t) {
+    asio::co_spawn(io_, close_after_connect_deadline(std::move(t), connect_timeout),
+                   asio::detached);
+  };
+  for (const auto& w : wanted) {
+    if (!w.where) {
+      spdlog::info("{} listener disabled ([gateway.listen] {} = \"\")", w.key, w.key);
+      continue;
+    }
+    auto listener =
+        std::make_unique<net::Listener>(io_, w.kind, tls_, cfg.limits, connection_budget_,
+                                        listener_stats_, net::ListenerHandlers{hold, hold, {}});
+    if (auto r = listener->start(*w.where); !r) {
+      std::string fix =
+          "choose a free address or disable the listener with " + std::string(w.key) + " = \"\"";
+      if (r.error() == boost::system::errc::permission_denied) {
+        fix = "ports below 1024 need root or CAP_NET_BIND_SERVICE (the systemd unit grants it)";
+      }
+      throw StartupError("cannot listen on [gateway.listen] " + std::string(w.key) + " = \"" +
+                         w.where->to_string() + "\": " + r.error().message() + " (" + fix + ")");
+    }
+    spdlog::info("{} listener on {} (port {})", w.key, w.where->to_string(), listener->port());
+    listeners_.push_back(std::move(listener));
+  }
+}
+
+void Gateway::arm_renewal() {
+  if (!certs_) return;
+  const auto delay = certs_->next_renewal() - clock_.now();
+  renewal_timer_.expires_after(std::max<std::chrono::steady_clock::duration>(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay),
+      std::chrono::seconds(1)));
+  renewal_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || state_ == State::stopping) return;
+    std::string why;
+    auto renewed = certs_->poll(clock_.now(), why);
+    if (!renewed) {
+      spdlog::error("server certificate renewal failed: {}; retrying in 60 s", why);
+      renewal_timer_.expires_after(std::chrono::seconds(60));
+      renewal_timer_.async_wait([this](const boost::system::error_code& e) {
+        if (!e) arm_renewal();
+      });
+      return;
+    }
+    if (*renewed) install_server_identity(**renewed, certs_->last_reason());
+    arm_renewal();
+  });
+}
+
+void Gateway::reload_certificates(const config::GatewayConfig& fresh) {
+  std::string why;
+  auto ca = pki::open_edge_ca(fresh, clock_.now(), why);
+  if (!ca) {
+    spdlog::error("reload: Edge CA not usable, keeping the current server certificate: {}", why);
+    return;
+  }
+  auto changed =
+      certs_->reload(std::move(*ca), pki::ServerCertPolicy::from_config(fresh), clock_.now(), why);
+  if (!changed) {
+    spdlog::error("reload: server certificate not re-issued: {}", why);
+    return;
+  }
+  if (*changed) {
+    install_server_identity(**changed, certs_->last_reason());
+    arm_renewal();
+  }
 }
 
 int Gateway::run() {
@@ -127,6 +280,8 @@ void Gateway::reload() {
     spdlog::error("reload rejected: the file has errors; the running configuration is unchanged");
   } else {
     if (auto level = ops::parse_log_level(fresh->log_level)) ops::set_log_level(*level);
+    if (certs_) reload_certificates(*fresh);
+    connection_budget_.set_max(fresh->limits.max_connections);
     config_ = std::make_shared<const config::GatewayConfig>(std::move(*fresh));
     spdlog::info("configuration reloaded");
   }
@@ -143,6 +298,9 @@ void Gateway::begin_shutdown(int signal_number) {
   watchdog_timer_.cancel();
   signals_.cancel();
   if (admin_http_) admin_http_->stop();
+  for (auto& l : listeners_)
+    l->stop();
+  renewal_timer_.cancel();
   // Each long-lived part that needs time to finish (sessions, store flush) increments
   // pending_drains_ and calls drain_done() when finished; the timer bounds the wait.
   drain_timer_.expires_after(config_->drain_timeout);

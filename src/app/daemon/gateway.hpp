@@ -14,8 +14,11 @@
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
 #include "edgehub/net/admin_http_server.hpp"
+#include "edgehub/net/listener.hpp"
+#include "edgehub/net/tls_context.hpp"
 #include "edgehub/ops/metrics.hpp"
 #include "edgehub/ops/systemd.hpp"
+#include "edgehub/pki/server_cert.hpp"
 
 namespace edgehub::app {
 
@@ -41,8 +44,13 @@ class Gateway {
   ops::Registry& metrics() noexcept { return registry_; }
 
  private:
+  void start_tls();
+  void start_listeners();
   void arm_signals();
   void arm_watchdog();
+  void arm_renewal();
+  void install_server_identity(const pki::ServerIdentity& identity, std::string_view why);
+  void reload_certificates(const config::GatewayConfig& fresh);
   void reload();
   void begin_shutdown(int signal_number);
   void drain_done_if_idle();
@@ -54,13 +62,23 @@ class Gateway {
   State state_ = State::starting;
   int pending_drains_ = 0;
 
+  // Declared before io_ so they outlive it: destroying io_ destroys the coroutine frames of
+  // connections still open at exit, and those hold references to these.
+  ops::Registry registry_;
+  ops::Gauge& cert_expiry_seconds_;
+  net::TlsContextStore tls_;
+  net::ConnectionBudget connection_budget_;
+  net::ListenerStats listener_stats_;
+  std::unique_ptr<pki::ServerCertManager> certs_;
+  ops::SystemdNotifier notifier_;
+
   boost::asio::io_context io_{1};
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;
-  ops::SystemdNotifier notifier_;
-  ops::Registry registry_;
+  boost::asio::steady_timer renewal_timer_;
   std::unique_ptr<net::AdminHttpServer> admin_http_;
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
 };
 
 }  // namespace edgehub::app

@@ -1,0 +1,92 @@
+#pragma once
+
+// Device-facing TLS listeners (design.md §5, issue 3): 8883 (MQTT), 5671 (AMQP) and 443 (HTTPS,
+// MQTT over WebSocket, AMQP over WebSocket). A listener accepts, enforces the connection caps,
+// sets TCP_NODELAY, completes the TLS handshake within a deadline and hands the session a
+// Transport. Port 443 additionally reads the first HTTP request and either upgrades to a
+// WebSocket (dispatched by Sec-WebSocket-Protocol) or answers it through the HTTP handler.
+//
+// Executor affinity: everything runs on the io_context given to the listener.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "edgehub/config/gateway_config.hpp"
+#include "edgehub/core/result.hpp"
+#include "edgehub/net/tls_context.hpp"
+#include "edgehub/net/transport.hpp"
+#include "edgehub/ops/metrics.hpp"
+
+namespace edgehub::net {
+
+/// Connection caps shared by all listeners (the global cap) and per listener.
+class ConnectionBudget {
+ public:
+  explicit ConnectionBudget(std::uint32_t max) : max_(max) {}
+  bool try_acquire() noexcept;
+  void release() noexcept { used_.fetch_sub(1, std::memory_order_relaxed); }
+  std::uint32_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
+  void set_max(std::uint32_t max) noexcept { max_.store(max, std::memory_order_relaxed); }
+
+ private:
+  std::atomic<std::uint32_t> max_;
+  std::atomic<std::uint32_t> used_{0};
+};
+
+/// A protocol session takes ownership of the transport and runs it to completion.
+using SessionHandler = std::function<void(std::unique_ptr<Transport>)>;
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+/// Answers one plain HTTPS request on 443 (not a WebSocket upgrade).
+using HttpHandler = std::function<HttpResponse(const HttpRequest&, const PeerInfo&)>;
+
+/// IoT Hub's JSON error body: {"Message":"ErrorCode:{code};{text}","ExceptionMessage":""}.
+HttpResponse iothub_error_response(unsigned version, bool keep_alive, int status,
+                                   std::string_view error_code, std::string_view text);
+
+struct ListenerHandlers {
+  SessionHandler mqtt;  ///< 8883 and WebSocket subprotocol "mqtt"
+  SessionHandler amqp;  ///< 5671 and WebSocket subprotocol "AMQPWSB10"
+  HttpHandler http;     ///< other requests on 443; absent: 404 in IoT Hub's error shape
+};
+
+struct ListenerStats {
+  explicit ListenerStats(ops::Registry& registry);
+  ops::CounterFamily& handshakes;  ///< edgehubd_tls_handshakes_total{listener,result}
+  ops::CounterFamily& refused;     ///< edgehubd_connections_refused_total{listener,reason}
+  ops::GaugeFamily& active;        ///< edgehubd_connections{listener}
+  ops::CounterFamily& websocket;   ///< edgehubd_websocket_upgrades_total{subprotocol,result}
+};
+
+class Listener {
+ public:
+  enum class Kind { mqtt, amqp, https };
+
+  Listener(boost::asio::io_context& io, Kind kind, const TlsContextStore& tls,
+           const config::LimitsConfig& limits, ConnectionBudget& global_budget,
+           ListenerStats& stats, ListenerHandlers handlers);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  /// Binds (IPv4 or IPv6 literal or host name, SO_REUSEADDR) and starts accepting.
+  core::Result<void> start(const config::HostPort& where);
+  /// Stops accepting; established connections are not touched.
+  void stop();
+  unsigned short port() const;
+  std::string_view name() const noexcept;
+
+  struct State;  ///< shared with connection coroutines, which may outlive stop()
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace edgehub::net

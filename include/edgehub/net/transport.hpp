@@ -1,0 +1,53 @@
+#pragma once
+
+// The byte stream a protocol session runs over, whatever carries it: TLS on 8883/5671, or binary
+// WebSocket messages inside TLS on 443 (iot-hub-protocol.md §4: message boundaries need not match
+// MQTT packets or AMQP frames, so sessions treat both as one byte stream).
+//
+// Executor affinity: all operations run on the transport's executor; at most one read and one
+// write may be outstanding at a time (the rule of Asio's SSL and Beast's WebSocket streams).
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/buffer.hpp>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgehub/core/result.hpp"
+
+namespace edgehub::net {
+
+enum class TransportKind { tls, websocket };
+
+/// What the session may know about its peer once the transport is up.
+struct PeerInfo {
+  std::string listener;        ///< "mqtt", "amqp" or "https"
+  std::string remote_address;  ///< "ip:port" (IPv6 in brackets)
+  TransportKind kind = TransportKind::tls;
+  std::string subprotocol;  ///< the WebSocket subprotocol as the client offered it, if any
+  /// The client's certificate chain as DER, leaf first; empty when it presented none.
+  std::vector<std::string> client_cert_chain_der;
+  std::string sni;  ///< server name the client asked for, if any
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+
+  /// Reads at least one byte; an error (eof, reset, cancelled, timeout) ends the stream.
+  virtual boost::asio::awaitable<core::Result<std::size_t>> read_some(
+      boost::asio::mutable_buffer b) = 0;
+  /// Writes the whole buffer.
+  virtual boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) = 0;
+  /// Graceful close (TLS close_notify / WebSocket close frame), bounded in time.
+  virtual boost::asio::awaitable<void> shutdown() = 0;
+  /// Immediate close; outstanding operations complete with an error.
+  virtual void close() noexcept = 0;
+
+  virtual const PeerInfo& peer() const noexcept = 0;
+  virtual boost::asio::any_io_executor get_executor() noexcept = 0;
+};
+
+}  // namespace edgehub::net

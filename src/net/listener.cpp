@@ -1,0 +1,417 @@
+#include "edgehub/net/listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include "edgehub/core/message.hpp"
+#include "edgehub/ops/logging.hpp"
+#include "net/connection_slot.hpp"
+#include "net/tls_transport.hpp"
+
+namespace edgehub::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+bool ConnectionBudget::try_acquire() noexcept {
+  auto used = used_.load(std::memory_order_relaxed);
+  do {
+    if (used >= max_.load(std::memory_order_relaxed)) return false;
+  } while (!used_.compare_exchange_weak(used, used + 1, std::memory_order_relaxed));
+  return true;
+}
+
+ListenerStats::ListenerStats(ops::Registry& registry)
+    : handshakes(registry.counter("edgehubd_tls_handshakes_total",
+                                  "TLS handshakes on device-facing listeners, by result",
+                                  {"listener", "result"})),
+      refused(registry.counter("edgehubd_connections_refused_total",
+                               "Connections closed before the TLS handshake, by reason",
+                               {"listener", "reason"})),
+      active(registry.gauge("edgehubd_connections", "Open connections per listener", {"listener"})),
+      websocket(registry.counter("edgehubd_websocket_upgrades_total",
+                                 "WebSocket upgrade requests on 443, by subprotocol and result",
+                                 {"subprotocol", "result"})) {}
+
+HttpResponse iothub_error_response(unsigned version, bool keep_alive, int status,
+                                   std::string_view error_code, std::string_view text) {
+  HttpResponse res{static_cast<http::status>(status), version};
+  res.set(http::field::server, "edgehubd");
+  res.set(http::field::content_type, "application/json; charset=utf-8");
+  res.keep_alive(keep_alive);
+  res.body() = nlohmann::json{
+      {"Message", "ErrorCode:" + std::string(error_code) + ";" + std::string(text)},
+      {"ExceptionMessage",
+       ""}}.dump();
+  res.prepare_payload();
+  return res;
+}
+
+namespace {
+
+constexpr auto kHttpHeaderDeadline = std::chrono::seconds(10);
+constexpr auto kHttpBodyDeadline = std::chrono::seconds(30);
+constexpr std::uint32_t kHttpHeaderLimit = 16 * 1024;
+constexpr std::string_view kWebSocketPath = "/$iothub/websocket";
+// A WebSocket message carries a chunk of the MQTT or AMQP byte stream; a client never needs a
+// message larger than the biggest packet/frame plus framing.
+constexpr std::uint64_t kWebSocketMessageMargin = 64 * 1024;
+
+std::string format_endpoint(const tcp::endpoint& ep) {
+  const auto addr = ep.address();
+  return addr.is_v6() ? "[" + addr.to_string() + "]:" + std::to_string(ep.port())
+                      : addr.to_string() + ":" + std::to_string(ep.port());
+}
+
+// Cancels a stream's socket if `deadline` passes first; disarm() before relying on the stream.
+class Deadline {
+ public:
+  Deadline(asio::any_io_executor ex, tcp::socket& socket, std::chrono::steady_clock::duration d)
+      : timer_(ex), armed_(std::make_shared<bool>(true)) {
+    timer_.expires_after(d);
+    timer_.async_wait([&socket, armed = armed_](const boost::system::error_code& ec) {
+      if (!ec && *armed) {
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+        socket.close(ignored);
+      }
+    });
+  }
+  ~Deadline() { disarm(); }
+  void disarm() {
+    *armed_ = false;
+    timer_.cancel();
+  }
+
+ private:
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> armed_;  // shared with the handler, which may run after this object dies
+};
+
+// Picks the subprotocol a WebSocket client offered, case-insensitively, and keeps the exact
+// token it sent so the 101 response can echo it (iot-hub-protocol.md §4).
+std::string select_subprotocol(std::string_view offered, std::string_view& which) {
+  std::size_t pos = 0;
+  while (pos <= offered.size()) {
+    auto comma = offered.find(',', pos);
+    if (comma == std::string_view::npos) comma = offered.size();
+    auto token = offered.substr(pos, comma - pos);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+      token.remove_suffix(1);
+    if (core::iequals(token, "mqtt")) {
+      which = "mqtt";
+      return std::string(token);
+    }
+    if (core::iequals(token, "AMQPWSB10")) {
+      which = "amqp";
+      return std::string(token);
+    }
+    pos = comma + 1;
+  }
+  which = {};
+  return {};
+}
+
+}  // namespace
+
+struct Listener::State {
+  State(asio::io_context& context, Kind k, const TlsContextStore& store,
+        const config::LimitsConfig& l, ConnectionBudget& global, ListenerStats& s,
+        ListenerHandlers h)
+      : io(context),
+        acceptor(context),
+        kind(k),
+        tls(store),
+        limits(l),
+        global_budget(global),
+        own_budget(l.max_connections_per_listener),
+        stats(s),
+        handlers(std::move(h)) {}
+
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  Kind kind;
+  const TlsContextStore& tls;
+  config::LimitsConfig limits;
+  ConnectionBudget& global_budget;
+  ConnectionBudget own_budget;
+  ListenerStats& stats;
+  ListenerHandlers handlers;
+  bool stopped = false;
+
+  std::string_view name() const noexcept {
+    switch (kind) {
+      case Kind::mqtt:
+        return "mqtt";
+      case Kind::amqp:
+        return "amqp";
+      case Kind::https:
+        return "https";
+    }
+    return "?";
+  }
+};
+
+namespace {
+
+using StatePtr = std::shared_ptr<Listener::State>;
+
+asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> stream,
+                                  std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
+                                  ConnectionSlot slot) {
+  const ops::LogFields fields{.remote_addr = peer.remote_address, .protocol = "https"};
+  beast::flat_buffer buffer;
+  auto ex = stream->get_executor();
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(kHttpHeaderLimit);
+    parser.body_limit(state->limits.max_message_bytes + 64 * 1024);
+    boost::system::error_code ec;
+    {
+      // Slow-loris defence: the whole header must arrive within the deadline.
+      Deadline deadline(ex, stream->next_layer(), kHttpHeaderDeadline);
+      co_await http::async_read_header(*stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
+          ec != asio::ssl::error::stream_truncated) {
+        ops::log(spdlog::level::debug, fields, "https: request header not read: {}", ec.message());
+        if (ec == http::error::header_limit) {
+          auto res = iothub_error_response(11, false, 431, "RequestHeaderFieldsTooLarge",
+                                           "request header larger than 16 KiB");
+          co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
+      break;
+    }
+    auto& req = parser.get();
+    if (websocket::is_upgrade(req)) {
+      auto target = std::string_view(req.target().data(), req.target().size());
+      const auto path = target.substr(0, target.find('?'));
+      std::string_view which;
+      const auto offered = req[http::field::sec_websocket_protocol];
+      const auto token =
+          select_subprotocol(std::string_view(offered.data(), offered.size()), which);
+      const SessionHandler* handler = which == "mqtt"   ? &state->handlers.mqtt
+                                      : which == "amqp" ? &state->handlers.amqp
+                                                        : nullptr;
+      if (path != kWebSocketPath || !handler || !*handler) {
+        const bool wrong_path = path != kWebSocketPath;
+        state->stats.websocket.with({which.empty() ? "unknown" : std::string(which), "refused"})
+            .inc();
+        ops::log(
+            spdlog::level::info, fields, "https: WebSocket upgrade refused ({})",
+            wrong_path ? "path is not /$iothub/websocket" : "no supported Sec-WebSocket-Protocol");
+        auto res = wrong_path
+                       ? iothub_error_response(req.version(), false, 404, "NotFound",
+                                               "WebSocket endpoint is /$iothub/websocket")
+                       : iothub_error_response(req.version(), false, 400, "BadRequest",
+                                               "Sec-WebSocket-Protocol must be mqtt or AMQPWSB10");
+        co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        break;
+      }
+      auto ws = std::make_unique<WebSocketStream>(std::move(*stream));
+      ws->set_option(websocket::stream_base::decorator([token](websocket::response_type& res) {
+        res.set(http::field::sec_websocket_protocol, token);
+        res.set(http::field::server, "edgehubd");
+      }));
+      websocket::stream_base::timeout timeouts{};
+      timeouts.handshake_timeout = std::chrono::seconds(10);
+      // The protocols carried inside enforce their own keep-alive (MQTT 1.5 × keep-alive, AMQP
+      // idle time-out); server pings stay off as in edgeHub (the Java SDK mishandles them).
+      timeouts.idle_timeout = websocket::stream_base::none();
+      timeouts.keep_alive_pings = false;
+      ws->set_option(timeouts);
+      ws->read_message_max(state->limits.max_message_bytes + kWebSocketMessageMargin);
+      co_await ws->async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        state->stats.websocket.with({std::string(which), "failed"}).inc();
+        ops::log(spdlog::level::info, fields, "https: WebSocket handshake failed: {}",
+                 ec.message());
+        co_return;
+      }
+      state->stats.websocket.with({std::string(which), "accepted"}).inc();
+      peer.kind = TransportKind::websocket;
+      peer.subprotocol = token;
+      (*handler)(std::make_unique<WebSocketTransport>(std::move(ws), std::move(ctx),
+                                                      std::move(peer), std::move(slot)));
+      co_return;
+    }
+    {
+      Deadline deadline(ex, stream->next_layer(), kHttpBodyDeadline);
+      co_await http::async_read(*stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (ec == http::error::body_limit) {
+      auto res = iothub_error_response(req.version(), false, 413, "MessageTooLarge",
+                                       "request body exceeds the gateway's limit");
+      co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      break;
+    }
+    if (ec) break;
+    HttpResponse res = state->handlers.http
+                           ? state->handlers.http(parser.get(), peer)
+                           : iothub_error_response(req.version(), req.keep_alive(), 404, "NotFound",
+                                                   "no such resource on this gateway");
+    const bool keep_alive = res.keep_alive() && req.keep_alive() && !state->stopped;
+    res.keep_alive(keep_alive);
+    co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || !keep_alive) break;
+  }
+  TlsTransport transport(std::move(stream), std::move(ctx), std::move(peer), std::move(slot));
+  co_await transport.shutdown();
+}
+
+asio::awaitable<void> handle_connection(StatePtr state, tcp::socket socket, ConnectionSlot slot) {
+  PeerInfo peer;
+  peer.listener = std::string(state->name());
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  peer.remote_address = ec ? "unknown" : format_endpoint(remote);
+  const ops::LogFields fields{.remote_addr = peer.remote_address, .protocol = state->name()};
+
+  auto ctx = state->tls.current();
+  if (!ctx) co_return;  // start() refuses to run without a context; a race with stop() only
+  auto stream = std::make_unique<TlsStream>(std::move(socket), *ctx);
+  {
+    Deadline deadline(stream->get_executor(), stream->next_layer(),
+                      state->limits.tls_handshake_timeout);
+    co_await stream->async_handshake(asio::ssl::stream_base::server,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+  }
+  if (ec) {
+    const bool timed_out =
+        ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
+    state->stats.handshakes.with({peer.listener, timed_out ? "timeout" : "failed"}).inc();
+    ops::log(spdlog::level::debug, fields, "TLS handshake {}: {}",
+             timed_out ? "timed out" : "failed", ec.message());
+    co_return;
+  }
+  state->stats.handshakes.with({peer.listener, "ok"}).inc();
+  fill_tls_peer_info(*stream, peer);
+
+  if (state->kind == Listener::Kind::https) {
+    co_await serve_https(state, std::move(stream), std::move(ctx), std::move(peer),
+                         std::move(slot));
+    co_return;
+  }
+  const auto& handler =
+      state->kind == Listener::Kind::mqtt ? state->handlers.mqtt : state->handlers.amqp;
+  handler(std::make_unique<TlsTransport>(std::move(stream), std::move(ctx), std::move(peer),
+                                         std::move(slot)));
+}
+
+asio::awaitable<void> accept_loop(StatePtr state) {
+  const std::string name(state->name());
+  auto& active = state->stats.active.with({name});
+  while (!state->stopped) {
+    boost::system::error_code ec;
+    tcp::socket socket =
+        co_await state->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (state->stopped || ec == asio::error::operation_aborted) break;
+      // EMFILE and friends: back off briefly instead of spinning on the failing accept.
+      spdlog::warn("{} listener: accept failed: {}", name, ec.message());
+      asio::steady_timer pause(state->io, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    // Over a cap the connection is closed before any TLS work: refusing must stay cheap.
+    if (!state->global_budget.try_acquire()) {
+      state->stats.refused.with({name, "max_connections"}).inc();
+      socket.close(ec);
+      continue;
+    }
+    if (!state->own_budget.try_acquire()) {
+      state->global_budget.release();
+      state->stats.refused.with({name, "max_connections_per_listener"}).inc();
+      socket.close(ec);
+      continue;
+    }
+    ConnectionSlot slot(&state->global_budget, &state->own_budget, &active);
+    socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(state->io, handle_connection(state, std::move(socket), std::move(slot)),
+                   asio::detached);
+  }
+}
+
+}  // namespace
+
+Listener::Listener(asio::io_context& io, Kind kind, const TlsContextStore& tls,
+                   const config::LimitsConfig& limits, ConnectionBudget& global_budget,
+                   ListenerStats& stats, ListenerHandlers handlers)
+    : state_(std::make_shared<State>(io, kind, tls, limits, global_budget, stats,
+                                     std::move(handlers))) {}
+
+Listener::~Listener() {
+  stop();
+}
+
+std::string_view Listener::name() const noexcept {
+  return state_->name();
+}
+
+core::Result<void> Listener::start(const config::HostPort& where) {
+  boost::system::error_code ec;
+  if (!state_->tls.current()) return asio::error::no_protocol_option;
+  tcp::endpoint endpoint;
+  const auto address = asio::ip::make_address(where.host, ec);
+  if (!ec) {
+    endpoint = tcp::endpoint(address, where.port);
+  } else {
+    // A host name: resolved once, at start-up, where blocking is allowed.
+    tcp::resolver resolver(state_->io);
+    auto results = resolver.resolve(where.host, std::to_string(where.port), ec);
+    if (ec) return ec;
+    if (results.empty()) return asio::error::host_not_found;
+    endpoint = *results.begin();
+  }
+  auto& acceptor = state_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec && endpoint.address().is_v6()) {
+    // "[::]" serves IPv4 too (dual stack), as edgeHub's listeners do.
+    acceptor.set_option(asio::ip::v6_only(false), ec);
+  }
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    boost::system::error_code ignored;
+    acceptor.close(ignored);
+    return ec;
+  }
+  asio::co_spawn(state_->io, accept_loop(state_), asio::detached);
+  return {};
+}
+
+void Listener::stop() {
+  if (!state_ || state_->stopped) return;
+  state_->stopped = true;
+  boost::system::error_code ignored;
+  state_->acceptor.close(ignored);
+}
+
+unsigned short Listener::port() const {
+  boost::system::error_code ec;
+  const auto ep = state_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+}  // namespace edgehub::net
