@@ -62,6 +62,11 @@ core::Result<RouteTable> RouteTable::build(std::span<const config::RouteSpec> sp
   return table;
 }
 
+core::Result<RouteTable> RouteTable::build(const config::GatewayConfig& config,
+                                           std::vector<RouteIssue>& issues) {
+  return build(config.routes, config.device_id, config.store.time_to_live_secs, issues);
+}
+
 std::span<const Delivery> RouteTable::match(const core::Message& message,
                                             MatchBuffer& buffer) const noexcept {
   auto& out = buffer.deliveries_;

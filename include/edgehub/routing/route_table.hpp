@@ -122,6 +122,11 @@ class RouteTable {
                                         std::uint32_t default_ttl_secs,
                                         std::vector<RouteIssue>& issues);
 
+  /// Same, from a configuration snapshot: its routes, the gateway's device id and the store's
+  /// default TTL.
+  static core::Result<RouteTable> build(const config::GatewayConfig& config,
+                                        std::vector<RouteIssue>& issues);
+
   /// The deliveries for `message`: one per endpoint, best priority wins. The span points into
   /// `buffer` and is valid until the buffer's next use. Never throws.
   std::span<const Delivery> match(const core::Message& message, MatchBuffer& buffer) const noexcept;

@@ -134,6 +134,20 @@ TEST(RoutingRouteTable, BadRoutesAreAllReportedByName) {
   EXPECT_EQ(issues[3].error.code, RoutingErrc::bad_sink);
 }
 
+TEST(RoutingRouteTable, BuildsFromAConfigSnapshot) {
+  config::GatewayConfig cfg;
+  cfg.device_id = "gateway-7";
+  cfg.store.time_to_live_secs = 99;
+  cfg.routes = {spec("m", "FROM /* INTO BrokeredEndpoint(\"/modules/m/inputs/i\")")};
+  std::vector<RouteIssue> issues;
+  auto table = RouteTable::build(cfg, issues);
+  ASSERT_TRUE(table.has_value());
+  const auto d = table->match(leaf());
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].endpoint->id, "gateway-7/m/i");
+  EXPECT_EQ(d[0].ttl_secs, 99u);
+}
+
 TEST(RoutingRouteTable, QueuesAndQueueNames) {
   auto table = build({
       spec("a", "FROM /messages/* INTO $upstream"),
