@@ -135,6 +135,12 @@ core::Result<core::Message> decode_message(std::span<const std::byte> in) {
   m.kind = static_cast<core::MessageKind>(kind);
   std::int64_t us = 0;
   if (!r.string(m.origin.device) || !r.string(m.origin.module) || !r.i64(us)) return Errc::corrupt;
+  // Only times the clock can represent (about +-292 years around 1970 in nanoseconds); the
+  // conversion of anything else would overflow.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::microseconds>(core::SystemTime::duration::max())
+          .count();
+  if (us > kLimit || us < -kLimit) return Errc::corrupt;
   m.enqueued_at = core::SystemTime(
       std::chrono::duration_cast<core::SystemTime::duration>(std::chrono::microseconds(us)));
   std::uint8_t present = 0;

@@ -94,5 +94,16 @@ TEST(MessageCodec, UnknownFormatAndBadFieldsAreRejected) {
   EXPECT_EQ(decode_message(overlong_varint).error(), Errc::corrupt);
 }
 
+TEST(MessageCodec, UnrepresentableTimeIsRejected) {
+  // Found by fuzz_store_codec: converting such a time to the clock's nanoseconds overflowed.
+  auto bytes = encode_message(core::Message{});
+  for (int i = 0; i < 8; ++i)
+    bytes[4 + i] = std::byte{0};
+  bytes[11] = std::byte{0x7f};  // about +2^62 microseconds
+  EXPECT_EQ(decode_message(bytes).error(), Errc::corrupt);
+  bytes[11] = std::byte{0x80};  // negative, far before 1970
+  EXPECT_EQ(decode_message(bytes).error(), Errc::corrupt);
+}
+
 }  // namespace
 }  // namespace edgehub::store
