@@ -35,8 +35,8 @@ struct ServerIdentity {
 struct ServerCertPolicy {
   std::string hostname;                 ///< config `hostname`: CN and first DNS SAN
   std::vector<std::string> extra_sans;  ///< [gateway] server_cert_extra_sans: DNS names or IPs
-  /// [gateway] server_cert_days; tests use seconds or minutes. Always capped by the Edge CA's
-  /// own expiry.
+  /// [gateway] server_cert_days, or server_cert_validity_secs when set (tests use seconds or
+  /// minutes). Always capped by the Edge CA's own expiry.
   std::chrono::seconds validity = std::chrono::hours(24 * 90);
 
   static ServerCertPolicy from_config(const config::GatewayConfig& config);

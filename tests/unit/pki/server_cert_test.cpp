@@ -186,6 +186,8 @@ TEST(ServerCertPolicy, FromConfigAndNormalisedSans) {
   auto policy = ServerCertPolicy::from_config(cfg);
   EXPECT_EQ(policy.validity, 7 * kDay);
   EXPECT_THAT(policy.sans(), ElementsAre("10.1.1.1", "::1", "gw.local"));
+  cfg.server_cert_validity = std::chrono::seconds(20);
+  EXPECT_EQ(ServerCertPolicy::from_config(cfg).validity, std::chrono::seconds(20));
 }
 
 int mode_of(const std::filesystem::path& p) {
