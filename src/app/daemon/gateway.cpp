@@ -101,6 +101,7 @@ void Gateway::start() {
   for (const auto& table : cfg.ignored_tables) {
     spdlog::debug("config: ignoring [{}] (an aziot table edgehubd does not use)", table);
   }
+  start_identities();
   start_tls();
   start_listeners();
   if (cfg.metrics) {
@@ -124,6 +125,55 @@ void Gateway::start() {
   notifier_.ready();
   spdlog::info("edgehubd {} ready: gateway {} for {} (device {})", core::version(), cfg.hostname,
                cfg.iothub_hostname, cfg.device_id);
+}
+
+void Gateway::start_identities() {
+  const auto& cfg = *config_;
+  identities_ = std::make_unique<identity::Registry>(
+      cfg.identities.value_or(std::filesystem::path{}), cfg.device_id);
+  std::vector<identity::RegistryIssue> issues;
+  if (!identities_->load(issues)) {
+    std::string message = "identities file not usable:";
+    for (const auto& issue : issues)
+      message += "\n  " + issue.to_string();
+    throw StartupError(message);
+  }
+  const auto count = identities_->snapshot()->identities().size();
+  if (cfg.identities) {
+    spdlog::info("{} identities from {}", count, cfg.identities->string());
+  } else {
+    spdlog::info(
+        "no [gateway] identities file: only identities synchronised from IoT Hub can connect");
+  }
+  auto auth = identity::Authenticator::create(
+      {cfg.iothub_hostname, cfg.hostname, cfg.trust_bundle_cert}, *identities_, clock_, registry_);
+  if (!auth) {
+    throw StartupError("trust_bundle_cert " +
+                       cfg.trust_bundle_cert.value_or(std::filesystem::path{}).string() +
+                       " cannot be read: " + auth.error().message());
+  }
+  authenticator_ = std::move(*auth);
+}
+
+void Gateway::reload_identities() {
+  std::vector<identity::RegistryIssue> issues;
+  auto revoked = identities_->reload(issues);
+  if (!revoked) {
+    for (const auto& issue : issues)
+      spdlog::error("identities: {}", issue.to_string());
+    spdlog::error("identities reload rejected; the previous identities stay in force");
+    return;
+  }
+  for (const auto& r : *revoked) {
+    spdlog::info("identity {} {}: its connections will be closed", r.id.to_string(),
+                 r.reason == identity::RevokeReason::removed    ? "removed"
+                 : r.reason == identity::RevokeReason::disabled ? "disabled"
+                                                                : "has new credentials");
+  }
+  if (auto r = authenticator_->reload_trust_bundle(); !r) {
+    spdlog::error("trust bundle not reloaded ({}); the previous one stays in use",
+                  r.error().message());
+  }
 }
 
 void Gateway::start_tls() {
@@ -281,6 +331,7 @@ void Gateway::reload() {
   } else {
     if (auto level = ops::parse_log_level(fresh->log_level)) ops::set_log_level(*level);
     if (certs_) reload_certificates(*fresh);
+    if (identities_) reload_identities();
     connection_budget_.set_max(fresh->limits.max_connections);
     config_ = std::make_shared<const config::GatewayConfig>(std::move(*fresh));
     spdlog::info("configuration reloaded");

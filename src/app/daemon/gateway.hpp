@@ -13,6 +13,8 @@
 
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
+#include "edgehub/identity/authenticator.hpp"
+#include "edgehub/identity/registry.hpp"
 #include "edgehub/net/admin_http_server.hpp"
 #include "edgehub/net/listener.hpp"
 #include "edgehub/net/tls_context.hpp"
@@ -44,6 +46,8 @@ class Gateway {
   ops::Registry& metrics() noexcept { return registry_; }
 
  private:
+  void start_identities();
+  void reload_identities();
   void start_tls();
   void start_listeners();
   void arm_signals();
@@ -70,6 +74,8 @@ class Gateway {
   net::ConnectionBudget connection_budget_;
   net::ListenerStats listener_stats_;
   std::unique_ptr<pki::ServerCertManager> certs_;
+  std::unique_ptr<identity::Registry> identities_;
+  std::unique_ptr<identity::Authenticator> authenticator_;
   ops::SystemdNotifier notifier_;
 
   boost::asio::io_context io_{1};
