@@ -968,6 +968,13 @@ Result<std::unique_ptr<MessageStore>> open_sqlite_store(const Options& options,
     diagnostic = "cannot configure store " + path.string() + ": " + db->last_error();
     return r.error();
   }
+  if (options.max_page_count > 0) {
+    const auto sql = "PRAGMA max_page_count = " + std::to_string(options.max_page_count);
+    if (auto r = db->exec(sql.c_str()); !r) {
+      diagnostic = "cannot configure store " + path.string() + ": " + db->last_error();
+      return r.error();
+    }
+  }
   auto version = schema::read_version(*db);
   if (!version) {
     diagnostic = "cannot read the store schema: " + db->last_error();

@@ -105,6 +105,9 @@ struct Options {
   std::uint32_t vacuum_step_pages = 512;      ///< pages released per incremental vacuum step
   std::uint32_t vacuum_threshold_pages = 64;  ///< free pages tolerated before vacuuming
   std::int64_t cache_kib = 2048;              ///< SQLite page cache per connection
+  /// A hard ceiling on the file in pages (PRAGMA max_page_count), beyond the quota check; 0 is
+  /// SQLite's default. Reaching it fails the write with Errc::io_error, as a full disk does.
+  std::uint32_t max_page_count = 0;
 
   /// [gateway.store] applied to <state_dir>/store.db.
   static Options from_config(const config::StoreConfig& config,

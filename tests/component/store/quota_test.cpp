@@ -1,5 +1,7 @@
 // max_disk_mb with both when_full policies, and page reclamation after a drain.
 
+#include <algorithm>
+
 #include "component/store/store_fixture.hpp"
 
 namespace edgehub::store::testing {
@@ -105,6 +107,41 @@ TEST_F(StoreFixture, DropOldestStillRefusesABatchThatCannotFit) {
   auto huge = make_message(std::string(150 * 1024, 'h'));
   EXPECT_EQ(append_one(*store, to_queue(huge, "iothub")).error(), Errc::store_full);
   EXPECT_EQ(peek(*store, kLow, 1000).size(), 120u);  // nothing dropped for it
+}
+
+TEST_F(StoreFixture, AFailingAppendFailsAloneNotItsWholeGroup) {
+  // The disk fills up (SQLite's page ceiling stands in for it) inside a shared transaction:
+  // the group is rolled back and rerun one by one, so only the append that cannot fit fails.
+  options_.max_page_count = 64;
+  GatedClock gated;
+  auto store = open_store(&gated);
+  ASSERT_TRUE(store);
+  gated.close();
+  std::vector<std::pair<int, boost::system::error_code>> results;
+  auto submit = [&](int id, std::size_t bytes) {
+    AppendBatch batch;
+    batch.push_back(to_queue(make_message(std::string(bytes, 'z')), "iothub"));
+    store->async_append(std::move(batch), [&results, id](Result<AppendResult> r) {
+      results.emplace_back(id, r.error());
+    });
+  };
+  submit(0, 10);
+  gated.wait_for_waiter();
+  submit(1, 100);
+  submit(2, 400 * 1024);  // larger than 64 pages
+  submit(3, 100);
+  gated.open();
+  ioc_.restart();
+  while (results.size() < 4)
+    ioc_.run_one();
+  std::sort(results.begin(), results.end());
+  EXPECT_FALSE(results[0].second);
+  EXPECT_FALSE(results[1].second);
+  EXPECT_EQ(results[2].second, Errc::io_error);
+  EXPECT_FALSE(results[3].second);
+  EXPECT_EQ(peek(*store, kLow).size(), 3u);
+  EXPECT_EQ(gauge("iothub", kDefaultPriority), 3.0);
+  EXPECT_TRUE(append_one(*store, to_queue(make_message("after"), "iothub")));
 }
 
 TEST_F(StoreFixture, FileShrinksAfterADrain) {
