@@ -17,6 +17,8 @@ class Category final : public boost::system::error_category {
         return "client id does not match the device/module of the user name";
       case NamingErrc::invalid_property_bag:
         return "malformed property bag";
+      case NamingErrc::not_telemetry:
+        return "topic is not a telemetry topic";
     }
     return "unknown MQTT naming error";
   }

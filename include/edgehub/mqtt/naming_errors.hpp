@@ -13,6 +13,7 @@ enum class NamingErrc {
   invalid_username = 1,  ///< not {host}/{device}[/{module}][/?query] with non-empty parts
   client_id_mismatch,    ///< the CONNECT client id is not the user name's {d} or {d}/{m}
   invalid_property_bag,  ///< bad %-escape, empty name, or a name/value that is not UTF-8
+  not_telemetry,         ///< a telemetry message was asked of a topic that is not telemetry
 };
 
 const boost::system::error_category& naming_category() noexcept;
