@@ -1,6 +1,8 @@
 // Issue 3 acceptance 6 (start-up half): missing files, garbage PEM and a key that does not match
 // stop start-up with exit 1 and a message naming the file — never a crash.
 
+#include <signal.h>
+
 #include <filesystem>
 
 #include "integration/tls/tls_fixture.hpp"
@@ -69,6 +71,40 @@ TEST_F(TlsStartupErrors, PortAlreadyInUseNamesTheListenerKey) {
   const auto r = run_with(pki_.files.edge_ca_full_chain, pki_.files.edge_ca_key);
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("[gateway.listen] mqtt"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace edgehub::testing
+
+namespace edgehub::testing {
+namespace {
+
+TEST(IdentitiesStartup, GroupReadableIdentitiesFileStopsStartupWithTheChmodFix) {
+  auto pki = test::make_test_pki_for({});
+  TempDir dir;
+  GatewayPorts ports;
+  const auto identities = dir / "identities.toml";
+  test::write_file(identities,
+                   "[[device]]\nid = \"d1\"\nauth = \"sas\"\nprimary_key = "
+                   "\"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n",
+                   std::filesystem::perms(0644));
+  write_file(dir / "config.toml",
+             tls_config(pki, dir, ports, "identities = \"file://" + identities.string() + "\"\n"));
+  const auto r = run_command(
+      {EDGEHUBD_BINARY, "--config", (dir / "config.toml").string(), "--log-target", "stderr"},
+      dir.path(), std::chrono::seconds(30));
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("chmod 600 " + identities.string()), std::string::npos) << r.err;
+
+  std::filesystem::permissions(identities, std::filesystem::perms(0600));
+  NotifySocket notify(dir / "n.sock");
+  ChildProcess ok(
+      {EDGEHUBD_BINARY, "--config", (dir / "config.toml").string(), "--log-target", "stderr"},
+      {notify.env()}, dir.path());
+  ASSERT_TRUE(notify.wait_for("READY=1", std::chrono::seconds(20))) << ok.stderr_text();
+  EXPECT_NE(ok.stderr_text().find("1 identities from"), std::string::npos) << ok.stderr_text();
+  ok.signal(SIGTERM);
+  EXPECT_EQ(ok.wait_for(std::chrono::seconds(15)), 0);
 }
 
 }  // namespace
