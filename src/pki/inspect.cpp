@@ -6,6 +6,7 @@
 
 #include "edgehub/pki/certificate.hpp"
 #include "edgehub/pki/errors.hpp"
+#include "edgehub/pki/server_cert.hpp"
 #include "pki/files.hpp"
 #include "pki/ossl.hpp"
 
@@ -79,6 +80,7 @@ class Inspector {
           "set [edge_ca] cert and pk to a CA from your PKI (trust_bundle_cert = its root)");
     }
     hostname_usable();
+    if (in_.state_dir) server_certificate();
     return std::move(findings_);
   }
 
@@ -274,6 +276,59 @@ class Inspector {
     }
   }
 
+  /// The certificate a previous run issued: informational, since edgehubd re-issues it at start
+  /// when it no longer fits, except for an exposed key, which is an error.
+  void server_certificate() {
+    const auto paths = ServerCertPaths::in(*in_.state_dir);
+    std::error_code ec;
+    if (!std::filesystem::exists(paths.cert, ec)) {
+      add(CertSeverity::ok, "no server certificate in " + paths.cert.parent_path().string() +
+                                " yet; edgehubd issues one at start");
+      return;
+    }
+    const int mode = files::permission_bits(paths.key);
+    if (mode >= 0 && (mode & 077) != 0) {
+      add(CertSeverity::error,
+          "server key " + paths.key.string() + " has mode " + octal(mode) +
+              " (readable or writable by group/others)",
+          "", "chmod 600 " + paths.key.string());
+    }
+    std::string why;
+    auto text = files::read_pem_file(paths.cert, why);
+    auto info = text ? describe_certificates(*text, paths.cert.string(), why)
+                     : core::Result<std::vector<CertificateInfo>>(text.error());
+    if (!info) {
+      add(CertSeverity::warning, "server certificate " + paths.cert.string() + " is unusable", why,
+          "none needed: edgehubd issues a new one at start");
+      return;
+    }
+    const auto& leaf = info->front();
+    std::vector<std::string> names = leaf.dns_names;
+    names.insert(names.end(), leaf.ip_addresses.begin(), leaf.ip_addresses.end());
+    ServerCertPolicy issued_for;
+    if (!names.empty()) {
+      issued_for.hostname = names.front();
+      issued_for.extra_sans.assign(names.begin() + 1, names.end());
+    }
+    ServerCertPolicy wanted;
+    wanted.hostname = in_.hostname;
+    wanted.extra_sans = in_.extra_sans;
+    std::string list;
+    for (const auto& n : issued_for.sans())
+      list += (list.empty() ? "" : ", ") + n;
+    if (names.empty() || issued_for.sans() != wanted.sans()) {
+      add(CertSeverity::warning,
+          "server certificate in state_dir is for " + (list.empty() ? "no names" : list) +
+              ", not the configured hostname and server_cert_extra_sans",
+          "", "none needed: edgehubd issues a new one at its next start or reload");
+    } else if (in_.now >= leaf.not_after) {
+      add(CertSeverity::warning, "server certificate in state_dir has expired", "",
+          "none needed: edgehubd issues a new one at start");
+    } else {
+      add(CertSeverity::ok, "server certificate in state_dir covers " + list);
+    }
+  }
+
   const InspectInput& in_;
   std::vector<CertFinding> findings_;
 };
@@ -287,6 +342,8 @@ InspectInput inspect_input_from(const config::GatewayConfig& config, core::Syste
   in.edge_ca_key = config.edge_ca.pk;
   in.quickstart_expiry_days = config.edge_ca.auto_generated_expiry_days;
   in.hostname = config.hostname;
+  in.extra_sans = config.server_cert_extra_sans;
+  in.state_dir = config.state_dir;
   in.now = now;
   return in;
 }

@@ -97,7 +97,9 @@ TEST(CtlCertsDemo, GeneratesFilesAndPrintsConfigLinesAndThumbprints) {
   test::write_file(config, "hostname = \"gw.example.local\"\n" +
                                r.out.substr(snippet_start, snippet_end - snippet_start) +
                                "\n[gateway]\ndevice_id = \"gw-1\"\n"
-                               "iothub_hostname = \"hub.azure-devices.net\"\n");
+                               "iothub_hostname = \"hub.azure-devices.net\"\n"
+                               "state_dir = \"" +
+                               (dir.path() / "state").string() + "\"\n");
   const auto check = run_ctl({"check", "--config", config.string()});
   EXPECT_EQ(check.exit_code, 0) << check.out;
   EXPECT_THAT(check.out, Not(HasSubstr("\u2717"))) << check.out;

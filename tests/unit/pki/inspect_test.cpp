@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "edgehub/pki/edge_ca.hpp"
+#include "edgehub/pki/server_cert.hpp"
 #include "unit/pki/fixtures.hpp"
 
 namespace edgehub::pki {
@@ -176,17 +178,53 @@ TEST(InspectCertificates, ConfigurationShapes) {
   EXPECT_NE(find(inspect_certificates(bad_host), CertSeverity::error, "cannot be put"), nullptr);
 }
 
+TEST(InspectCertificates, ServerCertificateInStateDir) {
+  EdgeCaFiles f;
+  InspectInput in = input_for(f);
+  in.state_dir = f.dir.path() / "state";
+  in.extra_sans = {"10.0.0.5"};
+  auto before = inspect_certificates(in);
+  EXPECT_NE(find(before, CertSeverity::ok, "no server certificate"), nullptr) << dump(before);
+
+  std::string why;
+  auto ca = load_edge_ca(f.cert, f.key, f.trust_bundle, t0(), why);
+  ASSERT_TRUE(ca) << why;
+  ServerCertPolicy policy;
+  policy.hostname = in.hostname;
+  policy.extra_sans = in.extra_sans;
+  ASSERT_TRUE(ensure_server_cert(*in.state_dir, *ca, policy, t0(), why)) << why;
+  auto fits = inspect_certificates(in);
+  EXPECT_NE(find(fits, CertSeverity::ok, "covers 10.0.0.5, gw.example.local"), nullptr)
+      << dump(fits);
+
+  in.hostname = "renamed.example.local";
+  auto renamed = inspect_certificates(in);
+  EXPECT_NE(find(renamed, CertSeverity::warning, "not the configured hostname"), nullptr)
+      << dump(renamed);
+
+  std::filesystem::permissions(ServerCertPaths::in(*in.state_dir).key,
+                               std::filesystem::perms(0640));
+  auto exposed = inspect_certificates(in);
+  const auto* e = find(exposed, CertSeverity::error, "server key");
+  ASSERT_NE(e, nullptr) << dump(exposed);
+  EXPECT_EQ(e->fix, "chmod 600 " + ServerCertPaths::in(*in.state_dir).key.string());
+}
+
 TEST(InspectCertificates, InputFromConfig) {
   config::GatewayConfig cfg;
   cfg.hostname = "h";
   cfg.trust_bundle_cert = "/r.pem";
   cfg.edge_ca.cert = "/c.pem";
   cfg.edge_ca.pk = "/k.pem";
+  cfg.state_dir = "/var/lib/x";
+  cfg.server_cert_extra_sans = {"1.2.3.4"};
   auto in = inspect_input_from(cfg, t0());
   EXPECT_EQ(in.trust_bundle, std::filesystem::path("/r.pem"));
   EXPECT_EQ(in.edge_ca_cert, std::filesystem::path("/c.pem"));
   EXPECT_EQ(in.edge_ca_key, std::filesystem::path("/k.pem"));
   EXPECT_EQ(in.hostname, "h");
+  EXPECT_EQ(in.state_dir, std::filesystem::path("/var/lib/x"));
+  EXPECT_EQ(in.extra_sans, std::vector<std::string>{"1.2.3.4"});
   EXPECT_EQ(in.now, t0());
 }
 
