@@ -83,11 +83,35 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
+std::size_t varint_size(std::uint64_t v) noexcept {
+  std::size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+std::size_t field_size(std::size_t n) noexcept {
+  return varint_size(n) + n;
+}
+
 }  // namespace
+
+std::size_t encoded_size(const core::Message& m) noexcept {
+  std::size_t n =
+      2 + field_size(m.origin.device.size()) + field_size(m.origin.module.size()) + 8 + 1;
+  for (const auto& v : m.sys)
+    n += v ? 1 + field_size(v->size()) : 0;
+  n += varint_size(m.app.size());
+  for (const auto& p : m.app)
+    n += field_size(p.name.size()) + 1 + (p.value ? field_size(p.value->size()) : 0);
+  return n + field_size(m.body.size());
+}
 
 void encode_message(const core::Message& m, std::vector<std::byte>& out) {
   out.clear();
-  out.reserve(m.body.size() + 64);
+  out.reserve(encoded_size(m));
   out.push_back(static_cast<std::byte>(kMessageFormat));
   out.push_back(static_cast<std::byte>(m.kind));
   put_string(m.origin.device, out);

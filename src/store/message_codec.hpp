@@ -22,6 +22,8 @@ namespace edgehub::store {
 inline constexpr std::uint8_t kMessageFormat = 1;
 
 void encode_message(const core::Message& message, std::vector<std::byte>& out);
+/// The exact size encode_message() produces, without encoding.
+std::size_t encoded_size(const core::Message& message) noexcept;
 std::vector<std::byte> encode_message(const core::Message& message);
 
 /// Errc::corrupt when the bytes are not a valid encoding.

@@ -59,7 +59,6 @@ struct OpBase {
 struct AppendOp : OpBase<AppendResult> {
   AppendBatch batch;
   std::size_t bytes = 0;
-  std::vector<std::vector<std::byte>> encoded;  ///< filled by the store thread
 };
 struct PeekOp : OpBase<std::vector<StoredEntry>> {
   QueueId queue;
@@ -451,9 +450,7 @@ class SqliteStore final : public MessageStore {
 
   Result<void> execute(AppendOp& op) {
     std::size_t need = 0;
-    op.encoded.resize(op.batch.size());
-    for (std::size_t i = 0; i < op.batch.size(); ++i) {
-      const auto& item = op.batch[i];
+    for (const auto& item : op.batch) {
       if (item.targets.empty()) {
         op.result.emplace(Errc::invalid_argument);
         return {};
@@ -464,8 +461,7 @@ class SqliteStore final : public MessageStore {
           return {};
         }
       }
-      encode_message(item.message, op.encoded[i]);
-      need += op.encoded[i].size() + kBodyOverhead + kEntryOverhead * item.targets.size();
+      need += encoded_size(item.message) + kBodyOverhead + kEntryOverhead * item.targets.size();
     }
     if (used_bytes_ + need > options_.max_disk_bytes) {
       bool made_room = false;
@@ -485,16 +481,14 @@ class SqliteStore final : public MessageStore {
     }
     AppendResult result;
     result.reserve(op.batch.size());
-    for (std::size_t i = 0; i < op.batch.size(); ++i) {
-      const auto& item = op.batch[i];
-      const auto& encoded = op.encoded[i];
+    for (const auto& item : op.batch) {
+      encode_message(item.message, scratch_);
       const auto& output = item.message.sys_prop(core::SystemProperty::output_name);
       stmt_insert_body_.bind(1, static_cast<std::int64_t>(item.targets.size()));
       stmt_insert_body_.bind(2, item.message.origin.to_string());
       stmt_insert_body_.bind(3, output ? std::string_view(*output) : std::string_view());
-      stmt_insert_body_.bind_static(4, encoded);
+      stmt_insert_body_.bind_static(4, scratch_);
       auto r = stmt_insert_body_.run();
-      stmt_insert_body_.reset();
       if (!r) return r;
       const std::int64_t body = sqlite3_last_insert_rowid(db_.handle());
       auto& seqs = result.emplace_back();
@@ -508,13 +502,12 @@ class SqliteStore final : public MessageStore {
         stmt_insert_entry_.bind(3, body);
         stmt_insert_entry_.bind(4, expiry_ms(now_ms_, target.ttl));
         r = stmt_insert_entry_.run();
-        stmt_insert_entry_.reset();
         if (!r) return r;
         ++(*queue)->length;
         touch(*queue);
         seqs.push_back(seq);
       }
-      used_bytes_ += encoded.size() + kBodyOverhead + kEntryOverhead * item.targets.size();
+      used_bytes_ += scratch_.size() + kBodyOverhead + kEntryOverhead * item.targets.size();
     }
     appended_ += op.batch.size();
     op.result.emplace(std::move(result));
@@ -918,6 +911,7 @@ class SqliteStore final : public MessageStore {
   bool sync_full_now_ = true;  ///< what PRAGMA synchronous is set to (sync=full stores only)
   std::map<DropKey, std::uint64_t> drops_;
   std::vector<QueueState*> touched_;
+  std::vector<std::byte> scratch_;  ///< the body being inserted (bound SQLITE_STATIC)
   sqlite::Stmt stmt_insert_body_, stmt_insert_entry_, stmt_insert_queue_, stmt_peek_,
       stmt_delete_up_to_, stmt_delete_one_, stmt_expired_in_range_, stmt_labels_up_to_,
       stmt_sweep_select_, stmt_head_, stmt_nth_, stmt_meta_put_, stmt_state_put_, stmt_state_get_,

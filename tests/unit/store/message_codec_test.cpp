@@ -41,6 +41,15 @@ TEST(MessageCodec, RoundTripsEveryField) {
   ASSERT_TRUE(decoded->app[2].value.has_value());
 }
 
+TEST(MessageCodec, EncodedSizeIsExact) {
+  core::Message big;
+  big.body.assign(300'000, std::byte{7});
+  big.app.push_back(core::Property{std::string(200, 'k'), std::nullopt});
+  for (const auto& m : {full_message(), core::Message{}, big}) {
+    EXPECT_EQ(encoded_size(m), encode_message(m).size());
+  }
+}
+
 TEST(MessageCodec, RoundTripsEmptyMessage) {
   core::Message m;
   auto decoded = decode_message(encode_message(m));
