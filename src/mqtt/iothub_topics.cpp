@@ -134,6 +134,43 @@ SubscriptionFilter classify_subscription(std::string_view filter) {
   return f;
 }
 
+bool may_publish(const InboundTopic& topic, const core::ClientId& identity) {
+  switch (topic.kind) {
+    case TopicKind::telemetry:
+      return topic.device == identity.device && topic.module == identity.module;
+    case TopicKind::twin_get:
+    case TopicKind::twin_reported_patch:
+    case TopicKind::method_response:
+      return true;
+    case TopicKind::unknown:
+      return false;
+  }
+  return false;
+}
+
+bool may_subscribe(const SubscriptionFilter& filter, const core::ClientId& identity) {
+  switch (filter.kind) {
+    case FilterKind::c2d:
+      return !identity.is_module() && (filter.any_device || filter.device == identity.device);
+    case FilterKind::module_inputs:
+    case FilterKind::module_c2d:
+      return identity.is_module() && filter.device == identity.device &&
+             filter.module == identity.module;
+    case FilterKind::methods:
+    case FilterKind::twin_responses:
+    case FilterKind::twin_desired:
+      return true;
+    case FilterKind::unknown:
+      return false;
+  }
+  return false;
+}
+
+mqtt_proto::QoS granted_qos(mqtt_proto::QoS requested) noexcept {
+  return requested == mqtt_proto::QoS::at_most_once ? mqtt_proto::QoS::at_most_once
+                                                    : mqtt_proto::QoS::at_least_once;
+}
+
 std::string c2d_topic(std::string_view device, std::string_view bag) {
   std::string t = "devices/";
   t.append(device).append("/messages/devicebound/").append(bag);

@@ -4,7 +4,8 @@
 //  - a bag that decodes re-encodes (device and module-input targets) to a bag that decodes to the
 //    same application properties and the same user-settable system properties;
 //  - topic/filter classification and user-name parsing never crash, and what they extract is a
-//    part of the input.
+//    part of the input; a telemetry topic is publishable by the identity it names, an unknown
+//    filter by nobody; telemetry_message always adds the will/retain markers.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 #include "edgehub/mqtt/iothub_topics.hpp"
 #include "edgehub/mqtt/property_bag.hpp"
+#include "edgehub/mqtt/telemetry.hpp"
 #include "edgehub/mqtt/username.hpp"
 
 namespace {
@@ -56,9 +58,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       !within(topic.rid, text)) {
     std::abort();
   }
-  if (topic.kind == mqtt::TopicKind::telemetry) check_bag(topic.bag);
+  if (topic.kind == mqtt::TopicKind::telemetry) {
+    check_bag(topic.bag);
+    const core::ClientId self{std::string(topic.device), std::string(topic.module)};
+    if (!mqtt::may_publish(topic, self)) std::abort();
+    auto will = mqtt::telemetry_message(topic, {}, true, mqtt::TelemetrySource::will);
+    if (will && (!will->find_app("mqtt-retain") || !will->find_app("iothub-MessageType"))) {
+      std::abort();
+    }
+  }
   const auto filter = mqtt::classify_subscription(text);
   if (!within(filter.device, text) || !within(filter.module, text)) std::abort();
+  if (filter.kind == mqtt::FilterKind::unknown &&
+      mqtt::may_subscribe(filter, core::ClientId{"dev1", ""})) {
+    std::abort();
+  }
 
   if (auto user = mqtt::parse_username(text)) {
     if (user->identity.device.empty() || user->host.empty()) std::abort();

@@ -9,6 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "edgehub/core/client_id.hpp"
+#include "edgehub/mqtt_proto/packets.hpp"
+
 namespace edgehub::mqtt {
 
 enum class TopicKind {
@@ -52,6 +55,21 @@ struct SubscriptionFilter {
 };
 
 SubscriptionFilter classify_subscription(std::string_view filter);
+
+// --- Authorisation: an identity acts only within its own space (design.md §5) ---------------
+
+/// Telemetry only on the identity's own topic (a device on devices/{d}/messages/events, a module
+/// on devices/{d}/modules/{m}/messages/events; ids compared exactly). Twin and method topics name
+/// no identity: they act for the connection's identity, so they are always allowed. Unknown
+/// topics never are.
+bool may_publish(const InboundTopic& topic, const core::ClientId& identity);
+
+/// C2D (including the C SDK's devices/+/… form) only for a device identity and its own id; module
+/// inputs and module C2D only for that module; the $iothub filters for anyone; unknown never.
+bool may_subscribe(const SubscriptionFilter& filter, const core::ClientId& identity);
+
+/// The QoS IoT Hub grants for a requested QoS: QoS 2 is granted as QoS 1.
+mqtt_proto::QoS granted_qos(mqtt_proto::QoS requested) noexcept;
 
 // --- Outbound topics ---------------------------------------------------------------------------
 

@@ -158,3 +158,66 @@ TEST(MqttTopics, QueryHelpers) {
 
 }  // namespace
 }  // namespace edgehub::mqtt::test
+
+namespace edgehub::mqtt::test {
+namespace {
+
+const core::ClientId kDevice{"dev1", ""};
+const core::ClientId kModule{"dev1", "mod1"};
+
+TEST(MqttAuthorisation, TelemetryOnlyOnTheIdentitysOwnTopic) {
+  const auto device_topic = classify_publish_topic("devices/dev1/messages/events/");
+  const auto module_topic = classify_publish_topic("devices/dev1/modules/mod1/messages/events/");
+  EXPECT_TRUE(may_publish(device_topic, kDevice));
+  EXPECT_FALSE(may_publish(device_topic, kModule));
+  EXPECT_TRUE(may_publish(module_topic, kModule));
+  EXPECT_FALSE(may_publish(module_topic, kDevice));
+  EXPECT_FALSE(may_publish(classify_publish_topic("devices/dev2/messages/events/"), kDevice));
+  EXPECT_FALSE(may_publish(classify_publish_topic("devices/DEV1/messages/events/"), kDevice));
+  EXPECT_FALSE(
+      may_publish(classify_publish_topic("devices/dev1/modules/mod2/messages/events/"), kModule));
+  EXPECT_FALSE(may_publish(classify_publish_topic("devices/dev1/messages/devicebound/"), kDevice));
+}
+
+TEST(MqttAuthorisation, TwinAndMethodTopicsActForTheConnection) {
+  for (const auto* topic :
+       {"$iothub/twin/GET/?$rid=1", "$iothub/twin/PATCH/properties/reported/?$rid=1",
+        "$iothub/methods/res/200/?$rid=1"}) {
+    EXPECT_TRUE(may_publish(classify_publish_topic(topic), kDevice)) << topic;
+    EXPECT_TRUE(may_publish(classify_publish_topic(topic), kModule)) << topic;
+  }
+}
+
+TEST(MqttAuthorisation, SubscriptionsOnlyWithinTheIdentitysSpace) {
+  auto sub = [](std::string_view f, const core::ClientId& id) {
+    return may_subscribe(classify_subscription(f), id);
+  };
+  EXPECT_TRUE(sub("devices/dev1/messages/devicebound/#", kDevice));
+  EXPECT_TRUE(sub("devices/+/messages/devicebound/#", kDevice));
+  EXPECT_FALSE(sub("devices/dev2/messages/devicebound/#", kDevice));
+  EXPECT_FALSE(sub("devices/dev1/messages/devicebound/#", kModule));
+  EXPECT_FALSE(sub("devices/+/messages/devicebound/#", kModule));
+  EXPECT_TRUE(sub("devices/dev1/modules/mod1/inputs/#", kModule));
+  EXPECT_TRUE(sub("devices/dev1/modules/mod1/#", kModule));
+  EXPECT_TRUE(sub("devices/dev1/modules/mod1/messages/devicebound/#", kModule));
+  EXPECT_FALSE(sub("devices/dev1/modules/mod2/inputs/#", kModule));
+  EXPECT_FALSE(sub("devices/dev2/modules/mod1/inputs/#", kModule));
+  EXPECT_FALSE(sub("devices/dev1/modules/mod1/inputs/#", kDevice));
+  for (const auto* f : {"$iothub/methods/POST/#", "$iothub/twin/res/#",
+                        "$iothub/twin/PATCH/properties/desired/#"}) {
+    EXPECT_TRUE(sub(f, kDevice)) << f;
+    EXPECT_TRUE(sub(f, kModule)) << f;
+  }
+  EXPECT_FALSE(sub("#", kDevice));
+  EXPECT_FALSE(sub("devices/dev1/#", kDevice));
+}
+
+TEST(MqttAuthorisation, Qos2IsGrantedAsQos1) {
+  using mqtt_proto::QoS;
+  EXPECT_EQ(granted_qos(QoS::at_most_once), QoS::at_most_once);
+  EXPECT_EQ(granted_qos(QoS::at_least_once), QoS::at_least_once);
+  EXPECT_EQ(granted_qos(QoS::exactly_once), QoS::at_least_once);
+}
+
+}  // namespace
+}  // namespace edgehub::mqtt::test
