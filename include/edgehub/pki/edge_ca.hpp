@@ -39,7 +39,7 @@ struct EdgeCa {
 /// Loads and verifies an Edge CA. `cert_file` is a full-chain PEM (Edge CA first, then
 /// intermediates, optionally the root); `key_file` its private key, RSA 2048+ or EC P-256/P-384,
 /// PKCS#8 or traditional PEM, not accessible by group/others. Verified, in this order: files
-/// readable and PEM, key type, key permissions, basicConstraints CA:TRUE, keyUsage keyCertSign,
+/// readable and PEM, key permissions, key type, basicConstraints CA:TRUE, keyUsage keyCertSign,
 /// key matches, chain order, every certificate within validity at `now`, chain verifies to the
 /// certificates in `trust_bundle_file`.
 core::Result<EdgeCa> load_edge_ca(const std::filesystem::path& cert_file,
@@ -49,9 +49,10 @@ core::Result<EdgeCa> load_edge_ca(const std::filesystem::path& cert_file,
 
 /// Where the quickstart CA lives in state_dir.
 struct QuickstartPaths {
-  std::filesystem::path
-      cert;  ///< state_dir/certs/edge-ca-quickstart.cert.pem (0644; give it to devices)
-  std::filesystem::path key;  ///< state_dir/certs/edge-ca-quickstart.key.pem (0600)
+  /// state_dir/certs/edge-ca-quickstart.cert.pem (0644; give it to devices)
+  std::filesystem::path cert;
+  /// state_dir/certs/edge-ca-quickstart.key.pem (0600)
+  std::filesystem::path key;
   static QuickstartPaths in(const std::filesystem::path& state_dir);
 };
 
