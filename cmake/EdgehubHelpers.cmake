@@ -90,6 +90,7 @@ function(edgehub_fuzzer name)
             ${PROJECT_SOURCE_DIR}/tests/fuzz/run-fuzzer.sh $<TARGET_FILE:${name}> ${seeds} ${scratch}
             ${ARG_SECONDS})
   set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 600)
+  set_property(GLOBAL APPEND PROPERTY EDGEHUB_FUZZERS ${name})
 endfunction()
 
 include(GoogleTest OPTIONAL)

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # toolchain
-  g++ cmake ninja-build pkg-config make git
+  g++ cmake ninja-build pkg-config make git ccache
   # libraries (design.md: the named dependencies, from Debian)
   libboost1.74-dev libboost-system1.74-dev libssl-dev libpaho-mqttpp-dev libpaho-mqtt-dev
   libqpid-proton-cpp12-dev libqpid-proton11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev
