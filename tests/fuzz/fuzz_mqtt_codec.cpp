@@ -77,8 +77,14 @@ void drive_server(std::span<const std::byte> in) {
   bool closed = false;
   check_server_output(conn.start(now), closed);
 
-  // The first input byte picks the read size, so the fuzzer explores chunking too.
-  const std::size_t chunk = in.empty() ? 1 : (std::to_integer<std::size_t>(in[0]) % 16) + 1;
+  // The last input byte picks the read size (the first is almost always CONNECT's 0x10), so the
+  // fuzzer explores several packets per read as well as packets split across reads.
+  const std::size_t chunk = in.empty() ? 1 : (std::to_integer<std::size_t>(in.back()) % 64) + 1;
+  // A later packet of the same read may already have closed the connection; a session's sends
+  // then fail with invalid_state, which is the only acceptable failure.
+  auto sent_or_closed = [&](const auto& result) {
+    if (!result && conn.state() != ServerConnection::State::closed) std::abort();
+  };
   for (std::size_t at = 0; at < in.size(); at += chunk) {
     now += 7s;
     auto events = conn.on_bytes(in.subspan(at, std::min(chunk, in.size() - at)), now);
@@ -89,19 +95,27 @@ void drive_server(std::span<const std::byte> in) {
       const auto* d = std::get_if<Deliver>(&e);
       if (d == nullptr) continue;
       if (std::holds_alternative<Connect>(d->packet)) {
-        auto r = conn.accept(false, now);
-        if (!r) std::abort();
+        // The low bit of the second byte decides between accepting and refusing.
+        const bool refuse = in.size() > 1 && (std::to_integer<unsigned>(in[1]) & 1) != 0;
+        auto r = refuse ? conn.refuse(Errc::not_authorized) : conn.accept(false, now);
+        if (!r) std::abort();  // a delivered CONNECT always awaits the decision
         check_server_output(*r, closed);
+        if (refuse && !closed) std::abort();
       } else if (const auto* p = std::get_if<Publish>(&d->packet)) {
         if (p->qos == QoS::at_least_once) {
           auto r = conn.send(Puback{p->packet_id});
+          sent_or_closed(r);
           if (r) check_server_output(*r, closed);
         }
+      } else if (const auto* u = std::get_if<Unsubscribe>(&d->packet)) {
+        auto r = conn.send(Unsuback{u->packet_id});
+        sent_or_closed(r);
+        if (r) check_server_output(*r, closed);
       } else if (const auto* s = std::get_if<Subscribe>(&d->packet)) {
         Suback ack{s->packet_id, std::vector<std::uint8_t>(s->subscriptions.size(), 1)};
         auto r = conn.send(ack);
-        if (!r) std::abort();
-        check_server_output(*r, closed);
+        sent_or_closed(r);
+        if (r) check_server_output(*r, closed);
       }
       auto sent = conn.publish(Publish{false, QoS::at_least_once, false, "t", 0, {}});
       if (sent) check_server_output(sent->events, closed);
