@@ -1,15 +1,15 @@
 #include "edgehub/mqtt_proto/connection.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace edgehub::mqtt_proto {
 namespace {
 
 void send_packet(const Packet& packet, Events& out) {
   SendBytes bytes;
-  // Packets built here (CONNACK, PINGRESP) always satisfy the encoder's rules.
-  auto ok = encode(packet, bytes.bytes);
-  (void)ok;
+  [[maybe_unused]] const auto ok = encode(packet, bytes.bytes);
+  assert(ok && "CONNACK and PINGRESP built here always satisfy the encoder's rules");
   out.emplace_back(std::move(bytes));
 }
 
