@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "fake_clock.hpp"
 #include "test_certs.hpp"
@@ -321,6 +323,28 @@ TEST(AuthenticatorTrustReload, ANewTrustBundleInvalidatesRememberedChains) {
   EXPECT_EQ(auth.reload_trust_bundle().error(), Errc::trust_bundle_unreadable);
   EXPECT_EQ(auth.authenticate({"door", ""}, cert).error(), Errc::untrusted_chain);
   std::filesystem::remove_all(dir);
+}
+
+TEST_F(AuthenticatorTest, ConcurrentCallersAllSucceed) {
+  const std::string t = token("myhub.azure-devices.net/devices/dev1", kDeviceKey, kT0 + 3600);
+  const ClientCertificate door{ca_leaf_.der(), {}};
+  const ClientCertificate camera{thumb_cert_.der(), {}};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 4; ++n) {
+    threads.emplace_back([&, n] {
+      for (int i = 0; i < 100; ++i) {
+        const bool ok =
+            (n + i) % 3 == 0   ? bool(authenticator_->authenticate({"dev1", ""}, SasCredential{t}))
+            : (n + i) % 3 == 1 ? bool(authenticator_->authenticate({"door", ""}, door))
+                               : bool(authenticator_->authenticate({"camera", ""}, camera));
+        if (!ok) refused.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads)
+    thread.join();
+  EXPECT_EQ(refused.load(), 0);
 }
 
 TEST_F(AuthenticatorTest, CaIdentityWithoutTrustBundleIsRefused) {
