@@ -13,6 +13,7 @@ namespace edgehub::net {
 
 namespace asio = boost::asio;
 namespace websocket = boost::beast::websocket;
+using boost::system::error_code;
 
 namespace {
 
@@ -25,6 +26,28 @@ std::string to_der(X509* cert) {
   auto* p = reinterpret_cast<unsigned char*>(der.data());
   i2d_X509(cert, &p);
   return der;
+}
+
+// TLS: a write is the whole buffer; the graceful close is close_notify.
+asio::awaitable<void> write_all(TlsStream& s, asio::const_buffer b, error_code& ec) {
+  co_await asio::async_write(s, b, asio::redirect_error(asio::use_awaitable, ec));
+}
+asio::awaitable<void> graceful_close(TlsStream& s, error_code& ec) {
+  co_await s.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// WebSocket: each write is one binary message; the graceful close is a close frame.
+asio::awaitable<void> write_all(WebSocketStream& s, asio::const_buffer b, error_code& ec) {
+  co_await s.async_write(b, asio::redirect_error(asio::use_awaitable, ec));
+}
+asio::awaitable<void> graceful_close(WebSocketStream& s, error_code& ec) {
+  co_await s.async_close(websocket::close_code::normal,
+                         asio::redirect_error(asio::use_awaitable, ec));
+}
+
+void prepare(TlsStream&) {}
+void prepare(WebSocketStream& s) {
+  s.binary(true);
 }
 
 }  // namespace
@@ -44,104 +67,67 @@ void fill_tls_peer_info(TlsStream& stream, PeerInfo& peer) {
   if (const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) peer.sni = name;
 }
 
-TlsTransport::TlsTransport(std::unique_ptr<TlsStream> stream,
-                           std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
-                           ConnectionSlot slot)
+template <typename Stream>
+StreamTransport<Stream>::StreamTransport(std::unique_ptr<Stream> stream,
+                                         std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
+                                         ConnectionSlot slot)
     : ctx_(std::move(ctx)),
       stream_(std::move(stream)),
       peer_(std::move(peer)),
-      slot_(std::move(slot)) {}
+      slot_(std::move(slot)) {
+  prepare(*stream_);
+}
 
-TlsTransport::~TlsTransport() {
+template <typename Stream>
+StreamTransport<Stream>::~StreamTransport() {
   close();
 }
 
-asio::awaitable<core::Result<std::size_t>> TlsTransport::read_some(asio::mutable_buffer b) {
-  boost::system::error_code ec;
+template <typename Stream>
+asio::awaitable<core::Result<std::size_t>> StreamTransport<Stream>::read_some(
+    asio::mutable_buffer b) {
+  error_code ec;
   const auto n =
       co_await stream_->async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return ec;
   co_return n;
 }
 
-asio::awaitable<core::Result<void>> TlsTransport::write(asio::const_buffer b) {
-  boost::system::error_code ec;
-  co_await asio::async_write(*stream_, b, asio::redirect_error(asio::use_awaitable, ec));
+template <typename Stream>
+asio::awaitable<core::Result<void>> StreamTransport<Stream>::write(asio::const_buffer b) {
+  error_code ec;
+  co_await write_all(*stream_, b, ec);
   if (ec) co_return ec;
   co_return core::Result<void>{};
 }
 
-asio::awaitable<void> TlsTransport::shutdown() {
-  // close_notify is a courtesy; a peer that never answers must not hold the connection open.
+template <typename Stream>
+asio::awaitable<void> StreamTransport<Stream>::shutdown() {
+  // The graceful close is a courtesy; a peer that never answers must not hold the connection.
   asio::steady_timer deadline(stream_->get_executor());
   deadline.expires_after(kShutdownDeadline);
   auto* stream = stream_.get();
   auto finished = std::make_shared<bool>(false);
-  deadline.async_wait([stream, finished](const boost::system::error_code& ec) {
+  deadline.async_wait([stream, finished](const error_code& ec) {
     if (!ec && !*finished) {
-      boost::system::error_code ignored;
-      stream->lowest_layer().close(ignored);
+      error_code ignored;
+      boost::beast::get_lowest_layer(*stream).close(ignored);
     }
   });
-  boost::system::error_code ec;
-  co_await stream_->async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  error_code ec;
+  co_await graceful_close(*stream_, ec);
   *finished = true;
   deadline.cancel();
   close();
 }
 
-void TlsTransport::close() noexcept {
-  boost::system::error_code ignored;
-  if (stream_) stream_->lowest_layer().close(ignored);
+template <typename Stream>
+void StreamTransport<Stream>::close() noexcept {
+  error_code ignored;
+  if (stream_) boost::beast::get_lowest_layer(*stream_).close(ignored);
 }
 
-WebSocketTransport::WebSocketTransport(std::unique_ptr<WebSocketStream> ws,
-                                       std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
-                                       ConnectionSlot slot)
-    : ctx_(std::move(ctx)), ws_(std::move(ws)), peer_(std::move(peer)), slot_(std::move(slot)) {
-  ws_->binary(true);
-}
-
-WebSocketTransport::~WebSocketTransport() {
-  close();
-}
-
-asio::awaitable<core::Result<std::size_t>> WebSocketTransport::read_some(asio::mutable_buffer b) {
-  boost::system::error_code ec;
-  const auto n = co_await ws_->async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return ec;
-  co_return n;
-}
-
-asio::awaitable<core::Result<void>> WebSocketTransport::write(asio::const_buffer b) {
-  boost::system::error_code ec;
-  co_await ws_->async_write(b, asio::redirect_error(asio::use_awaitable, ec));
-  if (ec) co_return ec;
-  co_return core::Result<void>{};
-}
-
-asio::awaitable<void> WebSocketTransport::shutdown() {
-  asio::steady_timer deadline(ws_->get_executor());
-  deadline.expires_after(kShutdownDeadline);
-  auto* ws = ws_.get();
-  auto finished = std::make_shared<bool>(false);
-  deadline.async_wait([ws, finished](const boost::system::error_code& ec) {
-    if (!ec && !*finished) {
-      boost::system::error_code ignored;
-      boost::beast::get_lowest_layer(*ws).close(ignored);
-    }
-  });
-  boost::system::error_code ec;
-  co_await ws_->async_close(websocket::close_code::normal,
-                            asio::redirect_error(asio::use_awaitable, ec));
-  *finished = true;
-  deadline.cancel();
-  close();
-}
-
-void WebSocketTransport::close() noexcept {
-  boost::system::error_code ignored;
-  if (ws_) boost::beast::get_lowest_layer(*ws_).close(ignored);
-}
+template class StreamTransport<TlsStream>;
+template class StreamTransport<WebSocketStream>;
 
 }  // namespace edgehub::net

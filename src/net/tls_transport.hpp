@@ -17,11 +17,14 @@ using WebSocketStream = boost::beast::websocket::stream<TlsStream>;
 /// The client's certificate chain (leaf first) as DER, and the SNI name, after a handshake.
 void fill_tls_peer_info(TlsStream& stream, PeerInfo& peer);
 
-class TlsTransport final : public Transport {
+/// A Transport over a TLS stream or a WebSocket inside TLS; the two differ only in how a buffer
+/// is written and how the stream is closed gracefully (see the .cpp).
+template <typename Stream>
+class StreamTransport final : public Transport {
  public:
-  TlsTransport(std::unique_ptr<TlsStream> stream, std::shared_ptr<boost::asio::ssl::context> ctx,
-               PeerInfo peer, ConnectionSlot slot);
-  ~TlsTransport() override;
+  StreamTransport(std::unique_ptr<Stream> stream, std::shared_ptr<boost::asio::ssl::context> ctx,
+                  PeerInfo peer, ConnectionSlot slot);
+  ~StreamTransport() override;
 
   // Implements edgehub::net::Transport
   boost::asio::awaitable<core::Result<std::size_t>> read_some(
@@ -34,32 +37,15 @@ class TlsTransport final : public Transport {
 
  private:
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives stream_: declared first
-  std::unique_ptr<TlsStream> stream_;
+  std::unique_ptr<Stream> stream_;
   PeerInfo peer_;
   ConnectionSlot slot_;
 };
 
-class WebSocketTransport final : public Transport {
- public:
-  WebSocketTransport(std::unique_ptr<WebSocketStream> ws,
-                     std::shared_ptr<boost::asio::ssl::context> ctx, PeerInfo peer,
-                     ConnectionSlot slot);
-  ~WebSocketTransport() override;
+using TlsTransport = StreamTransport<TlsStream>;
+using WebSocketTransport = StreamTransport<WebSocketStream>;
 
-  // Implements edgehub::net::Transport
-  boost::asio::awaitable<core::Result<std::size_t>> read_some(
-      boost::asio::mutable_buffer b) override;
-  boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) override;
-  boost::asio::awaitable<void> shutdown() override;
-  void close() noexcept override;
-  const PeerInfo& peer() const noexcept override { return peer_; }
-  boost::asio::any_io_executor get_executor() noexcept override { return ws_->get_executor(); }
-
- private:
-  std::shared_ptr<boost::asio::ssl::context> ctx_;
-  std::unique_ptr<WebSocketStream> ws_;
-  PeerInfo peer_;
-  ConnectionSlot slot_;
-};
+extern template class StreamTransport<TlsStream>;
+extern template class StreamTransport<WebSocketStream>;
 
 }  // namespace edgehub::net
