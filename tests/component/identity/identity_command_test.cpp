@@ -7,6 +7,7 @@
 
 #include <map>
 
+#include "edgehub/config/parse.hpp"
 #include "edgehub/identity/authenticator.hpp"
 #include "temp_dir.hpp"
 #include "unit/identity/fake_clock.hpp"
@@ -96,6 +97,13 @@ TEST_F(IdentityCommandTest, AddSasDeviceWritesAPrivateFileAndAWorkingConnectionS
               MatchesRegex("HostName=myhub\\.azure-devices\\.net;DeviceId=sensor-1;"
                            "SharedAccessKey=[A-Za-z0-9+/]{43}=;GatewayHostName=gw\\.local\n"));
   const auto cs = fields(run.out);
+  // The gateway's own connection-string parser reads it the same way a device SDK would.
+  auto parsed = config::parse_device_connection_string(run.out.substr(0, run.out.size() - 1));
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_EQ(parsed->host_name, "myhub.azure-devices.net");
+  EXPECT_EQ(parsed->device_id, "sensor-1");
+  EXPECT_EQ(parsed->shared_access_key, cs.at("SharedAccessKey"));
+  EXPECT_EQ(parsed->gateway_host_name, "gw.local");
   auto result = authenticate({"sensor-1", ""}, cs.at("SharedAccessKey"));
   ASSERT_TRUE(result) << result.error().message();
   EXPECT_EQ(result->id, (ClientId{"sensor-1", ""}));
