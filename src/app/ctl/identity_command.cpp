@@ -214,13 +214,25 @@ bool write_atomically(const fs::path& file, const std::string& text, const Curre
   std::string temp = (dir / ("." + file.filename().string() + ".tmp-XXXXXX")).string();
   const int fd = ::mkstemp(temp.data());
   if (fd < 0) {
+    const int error = errno;
     std::fprintf(stderr, "edgehubctl identity: cannot create a file in %s: %s\n", dir.c_str(),
-                 std::strerror(errno));
+                 std::strerror(error));
+    if (error == ENOENT) std::fprintf(stderr, "fix: mkdir -p %s\n", dir.c_str());
     return false;
   }
   bool ok = ::fchmod(fd, 0600) == 0;
-  if (ok && cur.exists && (cur.st.st_uid != ::geteuid() || cur.st.st_gid != ::getegid())) {
-    (void)!::fchown(fd, cur.st.st_uid, cur.st.st_gid);
+  // edgehubd runs as its own user: an edited file keeps its owner, and a new file made by root
+  // takes the owner of its directory (e.g. /etc/aziot/edgehubd owned by the service user), or
+  // the daemon could not read what root just wrote for it.
+  struct stat owner {};
+  if (cur.exists) {
+    owner = cur.st;
+  } else if (::geteuid() != 0 || ::stat(dir.c_str(), &owner) != 0) {
+    owner.st_uid = ::geteuid();
+    owner.st_gid = ::getegid();
+  }
+  if (ok && (owner.st_uid != ::geteuid() || owner.st_gid != ::getegid())) {
+    (void)!::fchown(fd, owner.st_uid, owner.st_gid);
   }
   for (std::size_t done = 0; ok && done < text.size();) {
     const ssize_t n = ::write(fd, text.data() + done, text.size() - done);

@@ -3,7 +3,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -204,6 +206,44 @@ TEST_F(IdentityCommandTest, AddTightensAGroupReadableFile) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(test::file_mode(ids_), 0600u);
   EXPECT_THAT(run.err, HasSubstr("was mode 0644; it is now 0600"));
+}
+
+TEST_F(IdentityCommandTest, OwnershipFollowsTheDirectoryForNewFilesAndIsKeptOnEdits) {
+  // Only root can give files away; as another user everything stays the caller's.
+  using Owner = std::pair<uid_t, gid_t>;
+  const bool root = ::geteuid() == 0;
+  const Owner self{::geteuid(), ::getegid()};
+  const auto service_dir = dir_.path() / "svc";
+  std::filesystem::create_directory(service_dir);
+  if (root) {
+    ASSERT_EQ(::chown(service_dir.c_str(), 4242, 4243), 0);
+  }
+  const auto file = service_dir / "identities.toml";
+  const auto owner = [&] {
+    struct stat st {};
+    ::stat(file.c_str(), &st);
+    return Owner{st.st_uid, st.st_gid};
+  };
+  CtlRun run = ctl("identity add a --file '" + file.string() + "' " + hosts_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const Owner created = root ? Owner{4242, 4243} : self;
+  EXPECT_EQ(owner(), created);
+  if (root) {
+    ASSERT_EQ(::chown(file.c_str(), 4244, 4245), 0);
+  }
+  run = ctl("identity add b --file '" + file.string() + "' " + hosts_);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const Owner kept = root ? Owner{4244, 4245} : self;
+  EXPECT_EQ(owner(), kept);
+  EXPECT_EQ(test::file_mode(file), 0600u);
+}
+
+TEST_F(IdentityCommandTest, MissingDirectoryIsReportedWithTheFix) {
+  const auto file = dir_.path() / "absent" / "identities.toml";
+  const CtlRun run = ctl("identity add a --file '" + file.string() + "' " + hosts_);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("fix: mkdir -p " + (dir_.path() / "absent").string()));
+  EXPECT_EQ(run.out, "");
 }
 
 TEST_F(IdentityCommandTest, ListReportsAnUnsafeFileMode) {
