@@ -36,6 +36,8 @@ launcher=()
 if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+  # Paths relative to the checkout, so a clone in another folder (CI) reuses the same objects.
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 fi
 
 mkdir -p "$build"
