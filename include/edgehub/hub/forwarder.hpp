@@ -1,0 +1,213 @@
+#pragma once
+
+// Forwarding stored messages to their endpoint (design.md §2; edgehub-reference.md §4.3).
+//
+// A Forwarder owns one endpoint's queues (one per priority). It reads them in strict priority
+// order (0 first; the highest non-empty queue is re-chosen after every batch), hands messages in
+// FIFO order to an EndpointSink with a bounded window of unacknowledged ones, and advances each
+// queue's store checkpoint only up to the highest contiguously acknowledged sequence number.
+// A message not acknowledged within the ack timeout, a refusal or a reconnect makes the queue
+// start again from its checkpoint (at-least-once: duplicates are possible, loss is not). While
+// the sink is unavailable the forwarder waits for a wake-up; messages stay in the store.
+//
+// Forwarders run on their own strand of the executor they are given; public members may be
+// called from any thread.
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "edgehub/core/client_id.hpp"
+#include "edgehub/hub/device_channels.hpp"
+#include "edgehub/hub/scheduler.hpp"
+#include "edgehub/ops/metrics.hpp"
+#include "edgehub/routing/route_table.hpp"
+#include "edgehub/store/message_store.hpp"
+
+namespace edgehub::hub {
+
+/// Where a forwarder delivers: a module input (ModuleInputSink) or, later, the upstream client.
+/// connection() and send() are called on the forwarder's strand.
+class EndpointSink {
+ public:
+  virtual ~EndpointSink() = default;
+
+  /// Non-zero when the sink can take messages now. The value changes on every reconnect, which
+  /// makes the forwarder resend what was in flight on the older connection.
+  virtual std::uint64_t connection() const = 0;
+
+  /// Sends one message. `done` exactly once, from any thread: success when the receiver has
+  /// taken it, an error otherwise (Errc::queue_full, Errc::disconnected, ...).
+  virtual void send(core::Message message, DoneCallback done) = 0;
+
+  /// Installs the callback the sink calls (from any thread) whenever connection() may have
+  /// changed. Called once, before the first connection().
+  virtual void set_wake(std::function<void()> wake) = 0;
+
+  /// The `to` and `to_route_input` labels of edgehub_messages_sent_total.
+  virtual std::string to_label() const = 0;
+  virtual std::string input_label() const = 0;
+};
+
+/// Delivers to a module input of this gateway through the module's DeviceChannel, when the
+/// module is connected and subscribed to its inputs.
+class ModuleInputSink final : public EndpointSink {
+ public:
+  /// `channels` must outlive the sink.
+  ModuleInputSink(DeviceChannels& channels, core::ClientId module, std::string input);
+
+  // Implements edgehub::hub::EndpointSink
+  std::uint64_t connection() const override;
+  void send(core::Message message, DoneCallback done) override;
+  void set_wake(std::function<void()> wake) override;
+  std::string to_label() const override { return module_.to_string(); }
+  std::string input_label() const override { return input_; }
+
+ private:
+  DeviceChannels& channels_;
+  core::ClientId module_;
+  std::string input_;
+  DeviceChannels::Watch watch_;
+};
+
+struct ForwarderOptions {
+  std::size_t window = 16;  ///< unacknowledged messages per endpoint at most
+  std::size_t batch = 10;   ///< entries read per store peek (edgeHub's prefetch)
+  std::chrono::milliseconds ack_timeout{30000};  ///< edgeHub's MessageAckTimeoutSecs
+  std::chrono::milliseconds retry_delay{1000};   ///< pause after a refusal or failure
+};
+
+class Forwarder : public std::enable_shared_from_this<Forwarder> {
+ public:
+  /// `store`, `scheduler` and `registry` must outlive the forwarder. Call start() once.
+  static std::shared_ptr<Forwarder> create(std::string endpoint_id,
+                                           std::unique_ptr<EndpointSink> sink,
+                                           store::MessageStore& store, Scheduler& scheduler,
+                                           ops::Registry& registry,
+                                           boost::asio::any_io_executor executor,
+                                           ForwarderOptions options = {});
+  ~Forwarder();
+
+  void start();
+  /// Stops reading and sending; acknowledgements arriving later are ignored. Idempotent. Once
+  /// the stop has run on the strand the sink is destroyed.
+  void stop();
+
+  /// New messages were committed to the queue of `priority` (opens that queue if new).
+  void notify(std::uint32_t priority);
+
+  const std::string& endpoint_id() const noexcept { return endpoint_id_; }
+
+  /// Observation for tests and `edgehubctl status`: call on the forwarder's strand (or with the
+  /// io_context stopped).
+  std::size_t in_flight() const;
+  store::SeqNo checkpoint(std::uint32_t priority) const;
+
+ private:
+  struct InFlight {
+    store::SeqNo seq = 0;
+    bool acked = false;
+    std::string from;
+    std::string output;
+    TimerHandle timer;
+  };
+  struct Queue {
+    std::uint32_t priority = 0;
+    store::SeqNo checkpoint = 0;  ///< everything at or below is acknowledged
+    store::SeqNo read_after = 0;  ///< the last entry handed to the sink
+    std::vector<InFlight> in_flight;
+    bool maybe_more = true;
+    std::uint64_t notes = 0;  ///< commit notifications received
+    std::uint64_t epoch = 0;  ///< bumped on restart from the checkpoint; stale results ignored
+  };
+
+  Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink, store::MessageStore& store,
+            Scheduler& scheduler, ops::Registry& registry, boost::asio::any_io_executor executor,
+            ForwarderOptions options);
+
+  void pump();
+  void on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t asked, std::uint64_t notes,
+               core::Result<std::vector<store::StoredEntry>> entries);
+  void on_result(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq, core::ErrorCode ec);
+  void on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq);
+  void on_wake();
+  void restart(Queue& q);
+  void back_off();
+  void advance(Queue& q);
+  Queue& queue(std::uint32_t priority);
+
+  std::string endpoint_id_;
+  std::unique_ptr<EndpointSink> sink_;
+  store::MessageStore& store_;
+  Scheduler& scheduler_;
+  ops::CounterFamily& sent_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  ForwarderOptions options_;
+
+  std::atomic<bool> stop_requested_{false};
+
+  // Strand state.
+  std::map<std::uint32_t, Queue> queues_;  ///< ascending number = descending priority
+  bool started_ = false;
+  bool stopped_ = false;
+  bool peeking_ = false;
+  bool backing_off_ = false;
+  std::uint64_t connection_ = 0;
+  TimerHandle retry_timer_;
+};
+
+/// The set of forwarders of a gateway: one per module-input endpoint named by the routes or
+/// found in the store at start, plus endpoints added explicitly (the upstream sink, later).
+/// Thread-safe.
+class Forwarders {
+ public:
+  /// Every reference must outlive the set.
+  Forwarders(store::MessageStore& store, DeviceChannels& channels, Scheduler& scheduler,
+             ops::Registry& registry, boost::asio::any_io_executor executor,
+             std::string edge_device_id, ForwarderOptions options = {});
+  ~Forwarders();
+  Forwarders(const Forwarders&) = delete;
+  Forwarders& operator=(const Forwarders&) = delete;
+
+  /// Creates the forwarders of every module-input endpoint (and priority) the table names.
+  /// Endpoints that disappear keep their forwarders: their queued messages are still delivered.
+  void update_routes(const routing::RouteTable& routes);
+
+  /// Creates forwarders for the module-input queues already in the store, then completes.
+  /// Asynchronous: `done` runs on the set's executor.
+  void recover(std::function<void(core::Result<std::size_t>)> done);
+
+  /// Runs `sink` for `endpoint_id` (e.g. the upstream endpoint "iothub"). Replaces nothing: a
+  /// second call for the same id is ignored and returns false.
+  bool add_endpoint(const std::string& endpoint_id, std::unique_ptr<EndpointSink> sink,
+                    std::vector<std::uint32_t> priorities);
+
+  /// The CommitObserver to give RoutingIngress.
+  void on_committed(const std::vector<store::QueueId>& queues);
+
+  std::shared_ptr<Forwarder> find(const std::string& endpoint_id) const;
+  void stop_all();
+
+ private:
+  std::shared_ptr<Forwarder> ensure_module_input(const std::string& endpoint_id);
+
+  store::MessageStore& store_;
+  DeviceChannels& channels_;
+  Scheduler& scheduler_;
+  ops::Registry& registry_;
+  boost::asio::any_io_executor executor_;
+  std::string edge_device_id_;
+  ForwarderOptions options_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Forwarder>> forwarders_;
+};
+
+}  // namespace edgehub::hub

@@ -1,0 +1,399 @@
+#include "edgehub/hub/forwarder.hpp"
+
+#include <algorithm>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <utility>
+
+#include "edgehub/hub/errors.hpp"
+#include "edgehub/ops/logging.hpp"
+
+namespace edgehub::hub {
+
+// --- ModuleInputSink ------------------------------------------------------------------------
+
+ModuleInputSink::ModuleInputSink(DeviceChannels& channels, core::ClientId module, std::string input)
+    : channels_(channels), module_(std::move(module)), input_(std::move(input)) {}
+
+std::uint64_t ModuleInputSink::connection() const {
+  auto entry = channels_.find(module_);
+  if (!entry || !entry->subscriptions.has(Subscription::module_inputs)) return 0;
+  return entry->connection;
+}
+
+void ModuleInputSink::send(core::Message message, DoneCallback done) {
+  auto entry = channels_.find(module_);
+  if (!entry || !entry->subscriptions.has(Subscription::module_inputs)) {
+    done(make_error_code(Errc::disconnected));
+    return;
+  }
+  message.sys_prop(core::SystemProperty::input_name) = input_;
+  DeviceChannels::post_input(entry->channel, std::move(message), input_, std::move(done));
+}
+
+void ModuleInputSink::set_wake(std::function<void()> wake) {
+  watch_ = channels_.watch([module = module_, wake = std::move(wake)](const core::ClientId& id) {
+    if (id == module) wake();
+  });
+}
+
+// --- Forwarder ------------------------------------------------------------------------------
+
+std::shared_ptr<Forwarder> Forwarder::create(std::string endpoint_id,
+                                             std::unique_ptr<EndpointSink> sink,
+                                             store::MessageStore& store, Scheduler& scheduler,
+                                             ops::Registry& registry,
+                                             boost::asio::any_io_executor executor,
+                                             ForwarderOptions options) {
+  return std::shared_ptr<Forwarder>(new Forwarder(std::move(endpoint_id), std::move(sink), store,
+                                                  scheduler, registry, std::move(executor),
+                                                  options));
+}
+
+Forwarder::Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink,
+                     store::MessageStore& store, Scheduler& scheduler, ops::Registry& registry,
+                     boost::asio::any_io_executor executor, ForwarderOptions options)
+    : endpoint_id_(std::move(endpoint_id)),
+      sink_(std::move(sink)),
+      store_(store),
+      scheduler_(scheduler),
+      sent_(registry.counter("edgehub_messages_sent_total", "Messages sent to an endpoint",
+                             {"from", "to", "from_route_output", "to_route_input", "priority"})),
+      strand_(boost::asio::make_strand(executor)),
+      options_(options) {
+  options_.window = std::max<std::size_t>(options_.window, 1);
+  options_.batch = std::max<std::size_t>(options_.batch, 1);
+}
+
+Forwarder::~Forwarder() = default;
+
+void Forwarder::start() {
+  std::weak_ptr<Forwarder> weak = weak_from_this();
+  sink_->set_wake([weak] {
+    if (auto self = weak.lock()) boost::asio::post(self->strand_, [self] { self->on_wake(); });
+  });
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->started_ = true;
+    self->pump();
+  });
+}
+
+void Forwarder::stop() {
+  if (stop_requested_.exchange(true)) return;
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->stopped_ = true;
+    self->retry_timer_.cancel();
+    for (auto& [p, q] : self->queues_) {
+      ++q.epoch;
+      q.in_flight.clear();
+    }
+    // The sink watches DeviceChannels; dropping it now means nothing of this forwarder refers
+    // to the registry once stop() has run, whatever still holds the object.
+    self->sink_.reset();
+  });
+}
+
+void Forwarder::notify(std::uint32_t priority) {
+  boost::asio::post(strand_, [self = shared_from_this(), priority] {
+    auto& q = self->queue(priority);
+    q.maybe_more = true;
+    ++q.notes;
+    self->pump();
+  });
+}
+
+std::size_t Forwarder::in_flight() const {
+  std::size_t n = 0;
+  for (const auto& [p, q] : queues_)
+    n += q.in_flight.size();
+  return n;
+}
+
+store::SeqNo Forwarder::checkpoint(std::uint32_t priority) const {
+  auto it = queues_.find(priority);
+  return it == queues_.end() ? 0 : it->second.checkpoint;
+}
+
+Forwarder::Queue& Forwarder::queue(std::uint32_t priority) {
+  auto [it, inserted] = queues_.try_emplace(priority);
+  if (inserted) it->second.priority = priority;
+  return it->second;
+}
+
+void Forwarder::on_wake() {
+  if (stopped_) return;
+  const auto connection = sink_->connection();
+  if (connection != connection_ && backing_off_) {
+    // A reconnect is the other retry trigger besides the timer.
+    backing_off_ = false;
+    retry_timer_.cancel();
+  }
+  pump();
+}
+
+void Forwarder::pump() {
+  if (!started_ || stopped_ || peeking_ || backing_off_) return;
+  const auto connection = sink_->connection();
+  if (connection == 0) return;  // wait for the wake-up: messages stay in the store
+  if (connection != connection_) {
+    // What went out on an older connection will never be acknowledged on this one.
+    if (connection_ != 0) {
+      for (auto& [p, q] : queues_)
+        if (!q.in_flight.empty()) restart(q);
+    }
+    connection_ = connection;
+  }
+  std::size_t in_flight_now = in_flight();
+  if (in_flight_now >= options_.window) return;
+
+  // Strict priority: the first queue (lowest number) that may hold unread messages.
+  for (auto& [priority, q] : queues_) {
+    if (!q.maybe_more) continue;
+    const std::size_t want = std::min(options_.batch, options_.window - in_flight_now);
+    peeking_ = true;
+    store_.async_peek_after(
+        store::QueueId{endpoint_id_, priority}, q.read_after, want,
+        boost::asio::bind_executor(
+            strand_, [self = shared_from_this(), priority, epoch = q.epoch, want,
+                      notes = q.notes](core::Result<std::vector<store::StoredEntry>> r) mutable {
+              self->on_peek(priority, epoch, want, notes, std::move(r));
+            }));
+    return;
+  }
+}
+
+void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t asked,
+                        std::uint64_t notes,
+                        core::Result<std::vector<store::StoredEntry>> entries) {
+  peeking_ = false;
+  if (stopped_) return;
+  auto& q = queue(priority);
+  if (epoch != q.epoch) {
+    pump();
+    return;
+  }
+  if (!entries) {
+    ops::log(spdlog::level::warn, {}, "forwarder {}: reading queue priority {} failed: {}",
+             endpoint_id_, priority, entries.error().message());
+    back_off();
+    return;
+  }
+  // A commit notified while the peek ran may not be in its result: only a peek that started
+  // after the last notification can prove the queue drained.
+  if (entries->size() < asked && notes == q.notes) q.maybe_more = false;
+  if (entries->empty()) {
+    pump();
+    return;
+  }
+  std::weak_ptr<Forwarder> weak = weak_from_this();
+  for (auto& e : *entries) {
+    q.read_after = e.seq;
+    InFlight f;
+    f.seq = e.seq;
+    f.from = e.message.origin.to_string();
+    f.output = e.message.sys_prop(core::SystemProperty::output_name).value_or("");
+    f.timer =
+        scheduler_.call_after(strand_, options_.ack_timeout, [weak, priority, epoch, seq = e.seq] {
+          if (auto self = weak.lock()) self->on_timeout(priority, epoch, seq);
+        });
+    q.in_flight.push_back(std::move(f));
+    sink_->send(std::move(e.message), [weak, priority, epoch, seq = e.seq](core::ErrorCode ec) {
+      if (auto self = weak.lock()) {
+        boost::asio::post(self->strand_, [self, priority, epoch, seq, ec] {
+          self->on_result(priority, epoch, seq, ec);
+        });
+      }
+    });
+  }
+  pump();
+}
+
+void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq,
+                          core::ErrorCode ec) {
+  if (stopped_) return;
+  auto& q = queue(priority);
+  if (epoch != q.epoch) return;
+  auto it = std::find_if(q.in_flight.begin(), q.in_flight.end(),
+                         [seq](const InFlight& f) { return f.seq == seq; });
+  if (it == q.in_flight.end() || it->acked) return;
+  if (!ec) {
+    it->acked = true;
+    it->timer.cancel();
+    sent_
+        .with({it->from, sink_->to_label(), it->output, sink_->input_label(),
+               std::to_string(priority)})
+        .inc();
+    advance(q);
+    pump();
+    return;
+  }
+  ops::log(spdlog::level::debug, {}, "forwarder {}: delivery of {} failed ({}); retrying",
+           endpoint_id_, seq, ec.message());
+  restart(q);
+  back_off();
+}
+
+void Forwarder::on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq) {
+  if (stopped_) return;
+  auto& q = queue(priority);
+  if (epoch != q.epoch) return;
+  auto it = std::find_if(q.in_flight.begin(), q.in_flight.end(),
+                         [seq](const InFlight& f) { return f.seq == seq; });
+  if (it == q.in_flight.end() || it->acked) return;
+  ops::log(spdlog::level::info, {},
+           "forwarder {}: no acknowledgement for {} within {} ms; sending again from the "
+           "checkpoint",
+           endpoint_id_, seq, options_.ack_timeout.count());
+  restart(q);
+  pump();
+}
+
+void Forwarder::restart(Queue& q) {
+  ++q.epoch;
+  q.in_flight.clear();  // their timers cancel with them
+  q.read_after = q.checkpoint;
+  q.maybe_more = true;
+}
+
+void Forwarder::back_off() {
+  backing_off_ = true;
+  retry_timer_ = scheduler_.call_after(strand_, options_.retry_delay, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) {
+      self->backing_off_ = false;
+      self->pump();
+    }
+  });
+}
+
+void Forwarder::advance(Queue& q) {
+  const auto before = q.checkpoint;
+  std::size_t done = 0;
+  while (done < q.in_flight.size() && q.in_flight[done].acked) {
+    q.checkpoint = q.in_flight[done].seq;
+    ++done;
+  }
+  if (done == 0) return;
+  q.in_flight.erase(q.in_flight.begin(), q.in_flight.begin() + static_cast<std::ptrdiff_t>(done));
+  if (q.checkpoint == before) return;
+  store_.async_ack(store::QueueId{endpoint_id_, q.priority}, q.checkpoint,
+                   boost::asio::bind_executor(
+                       strand_, [self = shared_from_this()](core::Result<std::uint64_t> r) {
+                         // A lost checkpoint only means redelivery after a restart.
+                         if (!r)
+                           ops::log(spdlog::level::warn, {}, "forwarder {}: checkpoint failed: {}",
+                                    self->endpoint_id_, r.error().message());
+                       }));
+}
+
+// --- Forwarders -----------------------------------------------------------------------------
+
+Forwarders::Forwarders(store::MessageStore& store, DeviceChannels& channels, Scheduler& scheduler,
+                       ops::Registry& registry, boost::asio::any_io_executor executor,
+                       std::string edge_device_id, ForwarderOptions options)
+    : store_(store),
+      channels_(channels),
+      scheduler_(scheduler),
+      registry_(registry),
+      executor_(std::move(executor)),
+      edge_device_id_(std::move(edge_device_id)),
+      options_(options) {}
+
+Forwarders::~Forwarders() {
+  stop_all();
+}
+
+namespace {
+
+// "{device}/{module}/{input}" with three non-empty parts.
+bool parse_module_input(std::string_view id, std::string& device, std::string& module,
+                        std::string& input) {
+  const auto a = id.find('/');
+  if (a == std::string_view::npos) return false;
+  const auto b = id.find('/', a + 1);
+  if (b == std::string_view::npos || id.find('/', b + 1) != std::string_view::npos) return false;
+  device = id.substr(0, a);
+  module = id.substr(a + 1, b - a - 1);
+  input = id.substr(b + 1);
+  return !device.empty() && !module.empty() && !input.empty();
+}
+
+}  // namespace
+
+std::shared_ptr<Forwarder> Forwarders::ensure_module_input(const std::string& endpoint_id) {
+  // Called with mutex_ held.
+  if (auto it = forwarders_.find(endpoint_id); it != forwarders_.end()) return it->second;
+  std::string device, module, input;
+  if (!parse_module_input(endpoint_id, device, module, input) || device != edge_device_id_) {
+    return nullptr;
+  }
+  auto sink = std::make_unique<ModuleInputSink>(channels_, core::ClientId{device, module}, input);
+  auto f = Forwarder::create(endpoint_id, std::move(sink), store_, scheduler_, registry_, executor_,
+                             options_);
+  f->start();
+  forwarders_.emplace(endpoint_id, f);
+  return f;
+}
+
+void Forwarders::update_routes(const routing::RouteTable& routes) {
+  std::lock_guard lock(mutex_);
+  for (const auto& key : routes.queues()) {
+    if (auto f = ensure_module_input(key.endpoint_id)) f->notify(key.priority);
+  }
+}
+
+void Forwarders::recover(std::function<void(core::Result<std::size_t>)> done) {
+  store_.async_stats(boost::asio::bind_executor(
+      executor_, [this, done = std::move(done)](core::Result<store::StoreStats> r) {
+        if (!r) {
+          done(r.error());
+          return;
+        }
+        std::size_t n = 0;
+        std::lock_guard lock(mutex_);
+        for (const auto& q : r->queues) {
+          if (auto f = ensure_module_input(q.queue.endpoint)) {
+            f->notify(q.queue.priority);
+            ++n;
+          }
+        }
+        done(n);
+      }));
+}
+
+bool Forwarders::add_endpoint(const std::string& endpoint_id, std::unique_ptr<EndpointSink> sink,
+                              std::vector<std::uint32_t> priorities) {
+  std::lock_guard lock(mutex_);
+  if (forwarders_.contains(endpoint_id)) return false;
+  auto f = Forwarder::create(endpoint_id, std::move(sink), store_, scheduler_, registry_, executor_,
+                             options_);
+  f->start();
+  for (auto p : priorities)
+    f->notify(p);
+  forwarders_.emplace(endpoint_id, std::move(f));
+  return true;
+}
+
+void Forwarders::on_committed(const std::vector<store::QueueId>& queues) {
+  std::lock_guard lock(mutex_);
+  for (const auto& q : queues) {
+    auto it = forwarders_.find(q.endpoint);
+    std::shared_ptr<Forwarder> f =
+        it != forwarders_.end() ? it->second : ensure_module_input(q.endpoint);
+    if (f) f->notify(q.priority);
+  }
+}
+
+std::shared_ptr<Forwarder> Forwarders::find(const std::string& endpoint_id) const {
+  std::lock_guard lock(mutex_);
+  auto it = forwarders_.find(endpoint_id);
+  return it == forwarders_.end() ? nullptr : it->second;
+}
+
+void Forwarders::stop_all() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, f] : forwarders_)
+    f->stop();
+}
+
+}  // namespace edgehub::hub

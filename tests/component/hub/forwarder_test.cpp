@@ -1,0 +1,275 @@
+// Module-input forwarding on a real SQLite store: FIFO per queue, strict priority, the ack
+// window, contiguous checkpoints, retry after the ack timeout and on reconnect, modules that are
+// away or unsubscribed, TTL, and queues recovered from the store at start.
+
+#include "component/hub/hub_fixture.hpp"
+#include "edgehub/hub/errors.hpp"
+
+namespace edgehub::hub::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const core::ClientId kFilter{kGateway, "filter"};
+const store::QueueId kIn{"gw/filter/in1", routing::kDefaultPriority};
+
+class ForwarderTest : public HubFixture {
+ protected:
+  void start_simple(ForwarderOptions fo = {}) {
+    start({route("r",
+                 "FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO "
+                 "BrokeredEndpoint(\"/modules/filter/inputs/in1\")")},
+          fo);
+  }
+  void send(const std::vector<std::string>& bodies) {
+    for (const auto& b : bodies)
+      ASSERT_TRUE(accept(telemetry(b)));
+  }
+  std::uint64_t sent(std::uint32_t priority = routing::kDefaultPriority) {
+    return counter("edgehub_messages_sent_total",
+                   {"from", "to", "from_route_output", "to_route_input", "priority"},
+                   {"dev1", "gw/filter", "", "in1", std::to_string(priority)});
+  }
+};
+
+TEST_F(ForwarderTest, DeliversInOrderToTheSubscribedModuleAndCheckpointsOnAck) {
+  start_simple();
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  send({"m1", "m2", "m3"});
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2", "m3"}));
+  ASSERT_EQ(ch->pending.size(), 3u);
+  EXPECT_EQ(ch->pending[0].input, "in1");
+  EXPECT_EQ(ch->pending[0].message.sys_prop(core::SystemProperty::input_name), "in1");
+  EXPECT_EQ(ch->pending[0].message.sys_prop(core::SystemProperty::connection_device_id), "dev1");
+  ch->ack_all();
+  settle();
+  EXPECT_TRUE(peek(kIn).empty());
+  EXPECT_EQ(sent(), 3u);
+}
+
+TEST_F(ForwarderTest, ModuleAwayThenBackReceivesEverythingQueued) {
+  start_simple();
+  send({"a", "b", "c", "d"});
+  settle();
+  EXPECT_EQ(bodies(kIn).size(), 4u);  // waiting in the store
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"a", "b", "c", "d"}));
+  ch->ack_all();
+  settle();
+  EXPECT_TRUE(peek(kIn).empty());
+}
+
+TEST_F(ForwarderTest, NothingIsSentUntilTheModuleSubscribesToInputs) {
+  start_simple();
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::methods);
+  send({"a"});
+  settle();
+  EXPECT_TRUE(ch->all_inputs.empty());
+  reg.subscribe(Subscription::module_inputs);
+  settle();
+  EXPECT_EQ(ch->received_bodies(), std::vector<std::string>{"a"});
+}
+
+TEST_F(ForwarderTest, ModuleDisconnectingKeepsMessagesForItsReturn) {
+  start_simple();
+  auto first = channel();
+  auto reg = channels_.attach(kFilter, first, Subscription::module_inputs);
+  send({"a", "b"});
+  settle();
+  ASSERT_EQ(first->pending.size(), 2u);
+  first->ack(0);  // "a" taken; "b" never acknowledged
+  reg.detach();
+  first->fail_all(make_error_code(Errc::disconnected));
+  settle();
+  EXPECT_EQ(bodies(kIn), std::vector<std::string>{"b"});
+  send({"c"});
+  auto second = channel();
+  auto reg2 = channels_.attach(kFilter, second, Subscription::module_inputs);
+  scheduler_.advance(1s);  // the back-off after the failed delivery
+  settle();
+  EXPECT_EQ(second->received_bodies(), (std::vector<std::string>{"b", "c"}));
+}
+
+TEST_F(ForwarderTest, AWindowBoundsUnacknowledgedMessagesAndTheCheckpointOnlyAdvancesContiguously) {
+  start_simple(ForwarderOptions{.window = 3, .batch = 10});
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  send({"m1", "m2", "m3", "m4", "m5"});
+  settle();
+  ASSERT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2", "m3"}));
+  // m2 and m3 acknowledged before m1: nothing may be removed from the store yet.
+  ch->ack(2);
+  ch->ack(1);
+  settle();
+  EXPECT_EQ(bodies(kIn).size(), 5u);
+  EXPECT_EQ(ch->all_inputs.size(), 3u);  // window still full
+  ch->ack(0);
+  settle();
+  EXPECT_EQ(bodies(kIn), (std::vector<std::string>{"m4", "m5"}));
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5"}));
+  ch->ack_all();
+  settle();
+  EXPECT_TRUE(peek(kIn).empty());
+  EXPECT_EQ(sent(), 5u);
+}
+
+TEST_F(ForwarderTest, UnacknowledgedMessagesAreSentAgainAfterTheAckTimeout) {
+  start_simple(ForwarderOptions{.ack_timeout = 30s});
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  send({"m1", "m2"});
+  settle();
+  ASSERT_EQ(ch->all_inputs.size(), 2u);
+  scheduler_.advance(29s);
+  settle();
+  EXPECT_EQ(ch->all_inputs.size(), 2u);
+  scheduler_.advance(1s);
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2", "m1", "m2"}));
+  // Late acks of the first attempt are ignored; the resent copies count.
+  ch->ack(0);
+  ch->ack(0);
+  settle();
+  EXPECT_EQ(bodies(kIn).size(), 2u);
+  ch->ack_all();
+  settle();
+  EXPECT_TRUE(peek(kIn).empty());
+}
+
+TEST_F(ForwarderTest, AReconnectResendsWhatWasInFlight) {
+  start_simple();
+  auto first = channel();
+  auto reg1 = channels_.attach(kFilter, first, Subscription::module_inputs);
+  send({"m1", "m2"});
+  settle();
+  ASSERT_EQ(first->pending.size(), 2u);
+  auto second = channel();
+  auto reg2 = channels_.attach(kFilter, second, Subscription::module_inputs);
+  settle();
+  EXPECT_EQ(first->closed, make_error_code(Errc::superseded));
+  EXPECT_EQ(second->received_bodies(), (std::vector<std::string>{"m1", "m2"}));
+  first->fail_all(make_error_code(Errc::disconnected));  // the old session ends
+  second->ack_all();
+  settle();
+  EXPECT_TRUE(peek(kIn).empty());
+}
+
+TEST_F(ForwarderTest, QueueFullFromTheSessionIsRetriedAfterTheBackOffOrOnReconnect) {
+  start_simple(ForwarderOptions{.retry_delay = 1s});
+  auto ch = channel(/*capacity=*/0);
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  send({"m1"});
+  settle();
+  EXPECT_EQ(ch->refused, 1u);
+  scheduler_.advance(999ms);
+  settle();
+  EXPECT_EQ(ch->refused, 1u);  // no busy loop while backing off
+  scheduler_.advance(1ms);
+  settle();
+  EXPECT_EQ(ch->refused, 2u);
+  EXPECT_EQ(bodies(kIn).size(), 1u);
+  // A new connection is retried at once.
+  auto ok = channel();
+  reg = channels_.attach(kFilter, ok, Subscription::module_inputs);
+  settle();
+  EXPECT_EQ(ok->received_bodies(), std::vector<std::string>{"m1"});
+}
+
+TEST_F(ForwarderTest, HigherPriorityQueuesDrainFirstAndAreRecheckedAfterEveryBatch) {
+  start({route("low",
+               "FROM /messages/* WHERE level = 'low' INTO "
+               "BrokeredEndpoint(\"/modules/filter/inputs/in1\")",
+               5),
+         route("high",
+               "FROM /messages/* WHERE level = 'high' INTO "
+               "BrokeredEndpoint(\"/modules/filter/inputs/in1\")",
+               0)},
+        ForwarderOptions{.window = 2, .batch = 2});
+  auto put = [&](const std::string& body, const std::string& level) {
+    auto m = telemetry(body);
+    m.set_app("level", level);
+    ASSERT_TRUE(accept(std::move(m)));
+  };
+  put("L1", "low");
+  put("L2", "low");
+  put("L3", "low");
+  put("H1", "high");
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  settle();
+  // The high-priority queue goes first even though its message is the newest.
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"H1", "L1"}));
+  put("H2", "high");
+  ch->ack_all();
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"H1", "L1", "H2", "L2"}));
+  ch->ack_all();
+  settle();
+  ch->ack_all();
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"H1", "L1", "H2", "L2", "L3"}));
+  EXPECT_TRUE(peek({"gw/filter/in1", 0}).empty());
+  EXPECT_TRUE(peek({"gw/filter/in1", 5}).empty());
+  EXPECT_EQ(sent(0), 2u);
+  EXPECT_EQ(sent(5), 3u);
+}
+
+TEST_F(ForwarderTest, ExpiredMessagesAreSkipped) {
+  start({route("r", "FROM /messages/* INTO BrokeredEndpoint(\"/modules/filter/inputs/in1\")",
+               std::nullopt, 10)});
+  send({"old"});
+  clock_.advance(11s);
+  send({"new"});
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  settle();
+  EXPECT_EQ(ch->received_bodies(), std::vector<std::string>{"new"});
+}
+
+TEST_F(ForwarderTest, QueuesFoundInTheStoreAtStartAreForwarded) {
+  open_store();
+  // Left by an earlier run whose routes named another input.
+  store::AppendBatch batch;
+  batch.push_back(store::testing::to_queue(telemetry("left-over"), "gw/filter/old", 4));
+  auto appended = store::testing::wait_for<store::AppendResult>(
+      ioc_, [&](auto h) { store_->async_append(std::move(batch), std::move(h)); });
+  ASSERT_TRUE(appended);
+  Forwarders forwarders(*store_, channels_, scheduler_, registry_, ioc_.get_executor(), kGateway);
+  auto recovered = store::testing::wait_for<std::size_t>(
+      ioc_, [&](auto h) { forwarders.recover(std::move(h)); });
+  ASSERT_TRUE(recovered);
+  EXPECT_EQ(*recovered, 1u);
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  settle();
+  ASSERT_EQ(ch->received_bodies(), std::vector<std::string>{"left-over"});
+  EXPECT_EQ(ch->pending[0].input, "old");
+  ch->ack_all();
+  settle();
+  EXPECT_TRUE(peek({"gw/filter/old", 4}).empty());
+  forwarders.stop_all();
+  settle();
+}
+
+TEST_F(ForwarderTest, OtherDevicesQueuesAndUpstreamAreNotTakenAsModuleInputs) {
+  open_store();
+  store::AppendBatch batch;
+  batch.push_back(store::testing::to_queue(telemetry("x"), "iothub"));
+  batch.push_back(store::testing::to_queue(telemetry("y"), "other-gw/filter/in"));
+  ASSERT_TRUE((store::testing::wait_for<store::AppendResult>(
+      ioc_, [&](auto h) { store_->async_append(std::move(batch), std::move(h)); })));
+  Forwarders forwarders(*store_, channels_, scheduler_, registry_, ioc_.get_executor(), kGateway);
+  auto recovered = store::testing::wait_for<std::size_t>(
+      ioc_, [&](auto h) { forwarders.recover(std::move(h)); });
+  ASSERT_TRUE(recovered);
+  EXPECT_EQ(*recovered, 0u);
+  EXPECT_EQ(forwarders.find("iothub"), nullptr);
+}
+
+}  // namespace
+}  // namespace edgehub::hub::testing
