@@ -16,6 +16,7 @@
 #include "edgehub/ops/logging.hpp"
 #include "edgehub/ops/process_metrics.hpp"
 #include "edgehub/pki/edge_ca.hpp"
+#include "edgehub/store/sqlite_store.hpp"
 
 namespace edgehub::app {
 
@@ -101,6 +102,7 @@ void Gateway::start() {
   for (const auto& table : cfg.ignored_tables) {
     spdlog::debug("config: ignoring [{}] (an aziot table edgehubd does not use)", table);
   }
+  open_store();
   start_identities();
   start_tls();
   start_listeners();
@@ -125,6 +127,24 @@ void Gateway::start() {
   notifier_.ready();
   spdlog::info("edgehubd {} ready: gateway {} for {} (device {})", core::version(), cfg.hostname,
                cfg.iothub_hostname, cfg.device_id);
+}
+
+void Gateway::open_store() {
+  const auto& cfg = *config_;
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.state_dir, ec);
+  if (ec) {
+    throw StartupError("cannot create [gateway] state_dir " + cfg.state_dir.string() + ": " +
+                       ec.message());
+  }
+  std::string diagnostic;
+  auto store = store::open_sqlite_store(store::Options::from_config(cfg.store, cfg.state_dir),
+                                        registry_, clock_, io_.get_executor(), diagnostic);
+  if (!store) throw StartupError(diagnostic);
+  store_ = std::move(*store);
+  spdlog::info("store open in {} (sync = {}, quota {} MiB, when full: {})", cfg.state_dir.string(),
+               cfg.store.sync == config::StoreSync::full ? "full" : "normal", cfg.store.max_disk_mb,
+               cfg.store.when_full == config::WhenFull::refuse ? "refuse" : "drop_oldest");
 }
 
 void Gateway::start_identities() {

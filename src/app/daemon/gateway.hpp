@@ -21,6 +21,7 @@
 #include "edgehub/ops/metrics.hpp"
 #include "edgehub/ops/systemd.hpp"
 #include "edgehub/pki/server_cert.hpp"
+#include "edgehub/store/message_store.hpp"
 
 namespace edgehub::app {
 
@@ -46,6 +47,7 @@ class Gateway {
   ops::Registry& metrics() noexcept { return registry_; }
 
  private:
+  void open_store();
   void start_identities();
   void reload_identities();
   void start_tls();
@@ -79,6 +81,8 @@ class Gateway {
   ops::SystemdNotifier notifier_;
 
   boost::asio::io_context io_{1};
+  // After io_: the store posts completions onto it, and is closed (its thread joined) first.
+  std::unique_ptr<store::MessageStore> store_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;

@@ -130,3 +130,43 @@ TEST(DaemonCommandLine, UsageVersionAndHelp) {
 
 }  // namespace
 }  // namespace edgehub::testing
+
+namespace edgehub::testing {
+namespace {
+
+// Issue 5 acceptance 3 at the daemon: a damaged store stops start-up with a message that says
+// what to do, and the file is left exactly as it was (no fallback to memory, no repair attempt).
+TEST(DaemonStore, DamagedStoreFileStopsStartupAndIsLeftUntouched) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "state");
+  for (const std::string& content :
+       {std::string(8192, 'x'), std::string("SQLite format 3") + '\0' + std::string(100, '\x7f')}) {
+    write_file(dir / "state/store.db", content);
+    write_file(dir / "config.toml", minimal_config(dir, free_tcp_port()));
+    const auto r = run_command(
+        {EDGEHUBD_BINARY, "--config", (dir / "config.toml").string(), "--log-target", "stderr"},
+        dir.path(), std::chrono::seconds(30));
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("store.db"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("move"), std::string::npos) << "the message must say what to do:\n"
+                                                     << r.err;
+    EXPECT_EQ(read_file(dir / "state/store.db"), content)
+        << "the damaged file must not be modified";
+  }
+}
+
+TEST(DaemonStore, StoreIsCreatedBeforeReady) {
+  TempDir dir;
+  NotifySocket notify(dir / "n.sock");
+  write_file(dir / "config.toml", minimal_config(dir, free_tcp_port()));
+  ChildProcess daemon(
+      {EDGEHUBD_BINARY, "--config", (dir / "config.toml").string(), "--log-target", "stderr"},
+      {notify.env()}, dir.path());
+  ASSERT_TRUE(notify.wait_for("READY=1", std::chrono::seconds(20))) << daemon.stderr_text();
+  EXPECT_TRUE(std::filesystem::exists(dir / "state/store.db"));
+  daemon.signal(SIGTERM);
+  EXPECT_EQ(daemon.wait_for(std::chrono::seconds(15)), 0);
+}
+
+}  // namespace
+}  // namespace edgehub::testing
