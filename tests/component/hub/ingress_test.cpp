@@ -1,8 +1,9 @@
 // RoutingIngress on a real SQLite store: stamping, size limit, routing to 0/1/many queues with
 // priorities and TTLs, no-route accounting, store refusal, completion executor.
 
-#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange
-
+// clang-format off
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange unincluded
+// clang-format on
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>

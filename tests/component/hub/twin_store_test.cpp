@@ -1,0 +1,212 @@
+// TwinStore on a real SQLite store: GET of new and existing twins, reported patches (merge,
+// versions, every validation rule), persistence across a reopen, the /twinChangeNotifications
+// message, desired patches reaching subscribed sessions.
+
+#include "edgehub/hub/twin_store.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "component/hub/hub_fixture.hpp"
+#include "edgehub/hub/errors.hpp"
+
+namespace edgehub::hub::testing {
+namespace {
+
+using Json = nlohmann::json;
+
+const core::ClientId kDev{"dev1", ""};
+const core::ClientId kMod{kGateway, "filter"};
+
+class TwinStoreTest : public HubFixture {
+ protected:
+  void start_twins(std::vector<config::RouteSpec> specs = {}) {
+    start(specs);
+    twins_ = std::make_unique<TwinStore>(*store_, channels_, ingress_.get(), registry_, clock_,
+                                         ioc_.get_executor());
+  }
+  void reopen() {
+    settle();
+    twins_.reset();
+    ingress_.reset();
+    forwarders_->stop_all();
+    settle();
+    forwarders_.reset();
+    store_.reset();
+    start_twins();
+  }
+  Json get(const core::ClientId& id) {
+    auto r = store::testing::wait_for<std::string>(
+        ioc_, [&](auto h) { twins_->async_get(id, std::move(h)); });
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? Json::parse(*r) : Json();
+  }
+  core::Result<std::int64_t> report(const core::ClientId& id, std::string patch) {
+    return store::testing::wait_for<std::int64_t>(
+        ioc_, [&](auto h) { twins_->async_update_reported(id, std::move(patch), std::move(h)); });
+  }
+  core::Result<std::int64_t> desire(const core::ClientId& id, std::string patch) {
+    return store::testing::wait_for<std::int64_t>(
+        ioc_, [&](auto h) { twins_->async_set_desired(id, std::move(patch), std::move(h)); });
+  }
+  core::ErrorCode refused(std::string patch) {
+    auto r = report(kDev, std::move(patch));
+    return r ? core::ErrorCode{} : r.error();
+  }
+  static std::string nested(std::size_t levels) {
+    std::string s = "1";
+    for (std::size_t i = levels; i > 0; --i)
+      s = "{\"l" + std::to_string(i) + "\":" + s + "}";
+    return s;
+  }
+
+  std::unique_ptr<TwinStore> twins_;
+};
+
+TEST_F(TwinStoreTest, ANewTwinHasEmptySectionsAtVersionOne) {
+  start_twins();
+  EXPECT_EQ(get(kDev), Json::parse(R"({"desired":{"$version":1},"reported":{"$version":1}})"));
+  EXPECT_EQ(counter("edgehub_gettwin_total", {"source", "id"}, {"edge", "dev1"}), 1u);
+}
+
+TEST_F(TwinStoreTest, ReportedPatchesMergeDeleteWithNullAndIncrementTheVersion) {
+  start_twins();
+  auto v = report(kDev, R"({"fw":"1.0","net":{"ssid":"a","rssi":-40},"old":true})");
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_EQ(*v, 2);
+  v = report(kDev, R"({"net":{"rssi":-50,"ssid":null},"old":null,"list":[1,2]})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 3);
+  EXPECT_EQ(get(kDev)["reported"],
+            Json::parse(R"({"fw":"1.0","net":{"rssi":-50},"list":[1,2],"$version":3})"));
+  EXPECT_EQ(get(kDev)["desired"], Json::parse(R"({"$version":1})"));
+  EXPECT_EQ(counter("edgehub_reported_properties_total", {"target", "id"}, {"edge", "dev1"}), 2u);
+  // Identities are separate.
+  EXPECT_EQ(get(kMod)["reported"], Json::parse(R"({"$version":1})"));
+}
+
+TEST_F(TwinStoreTest, AGetQueuedAfterAPatchSeesIt) {
+  start_twins();
+  std::optional<core::Result<std::int64_t>> patched;
+  std::optional<core::Result<std::string>> got;
+  twins_->async_update_reported(kDev, R"({"a":1})",
+                                [&](core::Result<std::int64_t> r) { patched.emplace(r); });
+  twins_->async_get(kDev, [&](core::Result<std::string> r) { got.emplace(std::move(r)); });
+  ASSERT_TRUE(run_until(ioc_, [&] { return patched && got; }));
+  ASSERT_TRUE(*got);
+  EXPECT_EQ(Json::parse(**got)["reported"]["a"], 1);
+}
+
+TEST_F(TwinStoreTest, EveryValidationRuleRefusesWith400Reasons) {
+  start_twins();
+  EXPECT_EQ(refused("{not json"), TwinErrc::malformed_json);
+  EXPECT_EQ(refused("[1,2]"), TwinErrc::not_an_object);
+  EXPECT_FALSE(refused(nested(10)));
+  EXPECT_EQ(refused(nested(11)), TwinErrc::too_deep);
+  EXPECT_FALSE(refused("{\"" + std::string(1024, 'n') + "\":1}"));
+  EXPECT_EQ(refused("{\"" + std::string(1025, 'n') + "\":1}"), TwinErrc::name_too_long);
+  EXPECT_EQ(refused(R"({"a.b":1})"), TwinErrc::invalid_name);
+  EXPECT_EQ(refused(R"({"$a":1})"), TwinErrc::invalid_name);
+  EXPECT_EQ(refused(R"({"a b":1})"), TwinErrc::invalid_name);
+  EXPECT_EQ(refused(R"({"a\u0001":1})"), TwinErrc::invalid_name);
+  EXPECT_EQ(refused(R"({"a\u0085":1})"), TwinErrc::invalid_name);
+  EXPECT_EQ(refused(R"({"ok":{"x.y":1}})"), TwinErrc::invalid_name);  // nested names too
+  EXPECT_FALSE(refused("{\"s\":\"" + std::string(4096, 'v') + "\"}"));
+  EXPECT_EQ(refused("{\"s\":\"" + std::string(4097, 'v') + "\"}"), TwinErrc::value_too_long);
+  EXPECT_FALSE(refused(R"({"i":4503599627370495,"j":-4503599627370496,"f":1e300})"));
+  EXPECT_EQ(refused(R"({"i":4503599627370496})"), TwinErrc::integer_out_of_range);
+  EXPECT_EQ(refused(R"({"i":-4503599627370497})"), TwinErrc::integer_out_of_range);
+  EXPECT_EQ(refused(R"({"i":18446744073709551615})"), TwinErrc::integer_out_of_range);
+  EXPECT_EQ(refused(R"({"a":[1,null]})"), TwinErrc::null_in_array);
+  EXPECT_EQ(refused(R"({"a":[{"b.c":1}]})"), TwinErrc::invalid_name);
+  EXPECT_EQ(refused("{\"big\":\"" + std::string(4000, 'x') + "\"," +
+                    [] {
+                      std::string members;
+                      for (int i = 0; i < 9; ++i)
+                        members += (i ? "," : "") + std::string("\"m") + std::to_string(i) +
+                                   "\":\"" + std::string(4000, 'y') + "\"";
+                      return members;
+                    }() +
+                    "}"),
+            TwinErrc::document_too_large);
+  const auto ec = make_error_code(TwinErrc::too_deep);
+  EXPECT_NE(ec.message().find("depth"), std::string::npos);
+  // Nothing refused was applied: only the valid patches moved the version.
+  EXPECT_EQ(get(kDev)["reported"]["$version"], 5);
+}
+
+TEST_F(TwinStoreTest, ThePatchRuleAlsoCoversTheMergedDocument) {
+  start_twins();
+  // Each patch is fine alone; together they pass 32 KiB.
+  for (int i = 0; i < 8; ++i) {
+    auto r = report(kDev, "{\"p" + std::to_string(i) + "\":\"" + std::string(4000, 'x') + "\"}");
+    ASSERT_TRUE(r) << i;
+  }
+  auto r = report(kDev, "{\"p9\":\"" + std::string(4000, 'x') + "\"}");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), TwinErrc::document_too_large);
+  EXPECT_EQ(get(kDev)["reported"]["$version"], 9);
+}
+
+TEST_F(TwinStoreTest, ValidateReportedPatchIsAvailableWithoutAStore) {
+  EXPECT_TRUE(validate_reported_patch(R"({"a":{"b":[1,"x",true]}})"));
+  EXPECT_EQ(validate_reported_patch(R"({"a":[null]})").error(), TwinErrc::null_in_array);
+}
+
+TEST_F(TwinStoreTest, TwinsSurviveAStoreReopen) {
+  start_twins();
+  ASSERT_TRUE(report(kMod, R"({"state":"running"})"));
+  ASSERT_TRUE(desire(kMod, R"({"interval":5})"));
+  reopen();
+  auto twin = get(kMod);
+  EXPECT_EQ(twin["reported"], Json::parse(R"({"state":"running","$version":2})"));
+  EXPECT_EQ(twin["desired"], Json::parse(R"({"interval":5,"$version":2})"));
+  auto v = report(kMod, R"({"state":"stopped"})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 3);
+}
+
+TEST_F(TwinStoreTest, AReportedPatchIsRoutedAsATwinChangeNotification) {
+  start_twins({route("twins", "FROM /twinChangeNotifications INTO $upstream")});
+  ASSERT_TRUE(report(kMod, R"({"temp":21})"));
+  auto entries = peek({"iothub", routing::kDefaultPriority});
+  ASSERT_EQ(entries.size(), 1u);
+  const auto& m = entries[0].message;
+  EXPECT_EQ(m.kind, core::MessageKind::twin_change_notification);
+  EXPECT_EQ(m.body_text(), R"({"temp":21})");
+  EXPECT_EQ(m.origin, kMod);
+  EXPECT_EQ(m.sys_prop(core::SystemProperty::message_type), "twinChangeNotification");
+  EXPECT_EQ(m.sys_prop(core::SystemProperty::version), "2");
+  EXPECT_EQ(m.sys_prop(core::SystemProperty::connection_module_id), "filter");
+}
+
+TEST_F(TwinStoreTest, TelemetryRoutesDoNotSeeTwinChangeNotifications) {
+  start_twins({route("telemetry", "FROM /messages/* INTO $upstream")});
+  ASSERT_TRUE(report(kDev, R"({"temp":21})"));
+  settle();
+  EXPECT_TRUE(peek({"iothub", routing::kDefaultPriority}).empty());
+}
+
+TEST_F(TwinStoreTest, DesiredPatchesReachOnlySubscribedSessions) {
+  start_twins();
+  auto subscribed = channel();
+  auto reg = channels_.attach(kDev, subscribed, Subscription::desired_properties);
+  auto other = channel();
+  auto reg2 = channels_.attach(kMod, other);
+  auto v = desire(kDev, R"({"fan":2,"$version":99})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 2);
+  ASSERT_TRUE(desire(kMod, R"({"fan":3})"));
+  settle();
+  ASSERT_EQ(subscribed->desired.size(), 1u);
+  EXPECT_EQ(subscribed->desired[0].version, 2);
+  EXPECT_EQ(Json::parse(subscribed->desired[0].json), Json::parse(R"({"fan":2,"$version":2})"));
+  EXPECT_TRUE(other->desired.empty());
+  EXPECT_EQ(get(kDev)["desired"], Json::parse(R"({"fan":2,"$version":2})"));
+  ASSERT_TRUE(desire(kDev, R"({"fan":null,"mode":"eco"})"));
+  settle();
+  ASSERT_EQ(subscribed->desired.size(), 2u);
+  EXPECT_EQ(get(kDev)["desired"], Json::parse(R"({"mode":"eco","$version":3})"));
+}
+
+}  // namespace
+}  // namespace edgehub::hub::testing
