@@ -104,6 +104,7 @@ void Gateway::start() {
   }
   open_store();
   start_identities();
+  start_pipeline();
   start_tls();
   start_listeners();
   if (cfg.metrics) {
@@ -147,6 +148,66 @@ void Gateway::open_store() {
                cfg.store.when_full == config::WhenFull::refuse ? "refuse" : "drop_oldest");
 }
 
+void Gateway::start_pipeline() {
+  const auto& cfg = *config_;
+  std::vector<routing::RouteIssue> issues;
+  auto table = routing::RouteTable::build(cfg, issues);
+  if (!table) {
+    std::string message = "routes do not compile:";
+    for (const auto& i : issues)
+      message += "\n  " + i.to_string();
+    throw StartupError(message);
+  }
+  auto routes = std::make_shared<const routing::RouteTable>(std::move(*table));
+  ingress_ = std::make_unique<hub::RoutingIngress>(
+      *store_, routes, hub::IngressOptions{cfg.device_id, cfg.limits.max_message_bytes}, registry_,
+      clock_, io_.get_executor(), [this](const std::vector<store::QueueId>& queues) {
+        for (const auto& q : queues) {
+          if (auto it = forwarders_.find(q.endpoint); it != forwarders_.end()) {
+            it->second->notify(q.priority);
+          }
+        }
+      });
+  ensure_forwarders(*routes);
+  spdlog::info("{} routes, {} module-input endpoints", routes->routes().size(), forwarders_.size());
+
+  limits_ = cfg.limits;
+  mqtt_context_.limits = &limits_;
+  mqtt_context_.iothub_hostname = cfg.iothub_hostname;
+  mqtt_context_.gateway_hostname = cfg.hostname;
+  mqtt_context_.authenticator = authenticator_.get();
+  mqtt_context_.ingress = ingress_.get();
+  mqtt_context_.channels = &channels_;
+  mqtt_context_.stats = &mqtt_stats_;
+  mqtt_context_.clock = &clock_;
+}
+
+void Gateway::ensure_forwarders(const routing::RouteTable& routes) {
+  for (const auto& endpoint : routes.endpoints()) {
+    // $upstream ("iothub") messages wait in the store until an upstream connection drains them.
+    if (endpoint.kind != routing::EndpointKind::module_input || forwarders_.count(endpoint.id)) {
+      continue;
+    }
+    auto sink = std::make_unique<hub::ModuleInputSink>(
+        channels_, core::ClientId{config_->device_id, endpoint.module_id}, endpoint.input_name);
+    auto forwarder = hub::Forwarder::create(endpoint.id, std::move(sink), *store_, scheduler_,
+                                            registry_, io_.get_executor());
+    forwarder->start();
+    forwarders_.emplace(endpoint.id, std::move(forwarder));
+  }
+}
+
+void Gateway::teardown() {
+  // Sessions and forwarders first (they use the ingress and the store), then the ingress, then
+  // the store, whose destructor finishes queued writes and joins its thread.
+  for (auto& [id, f] : forwarders_)
+    f->stop();
+  forwarders_.clear();
+  listeners_.clear();
+  ingress_.reset();
+  store_.reset();
+}
+
 void Gateway::start_identities() {
   const auto& cfg = *config_;
   identities_ = std::make_unique<identity::Registry>(
@@ -184,8 +245,12 @@ void Gateway::reload_identities() {
     spdlog::error("identities reload rejected; the previous identities stay in force");
     return;
   }
+  std::vector<core::ClientId> closing;
+  for (const auto& r : *revoked)
+    closing.push_back(r.id);
+  channels_.close_identities(closing, hub::Errc::revoked);
   for (const auto& r : *revoked) {
-    spdlog::info("identity {} {}: its connections will be closed", r.id.to_string(),
+    spdlog::info("identity {} {}: its connection is closed", r.id.to_string(),
                  r.reason == identity::RevokeReason::removed    ? "removed"
                  : r.reason == identity::RevokeReason::disabled ? "disabled"
                                                                 : "has new credentials");
@@ -241,14 +306,17 @@ void Gateway::start_listeners() {
     asio::co_spawn(io_, close_after_connect_deadline(std::move(t), connect_timeout),
                    asio::detached);
   };
+  auto serve_mqtt = [this](std::unique_ptr<net::Transport> t) {
+    mqtt::serve(std::move(t), mqtt_context_);
+  };
   for (const auto& w : wanted) {
     if (!w.where) {
       spdlog::info("{} listener disabled ([gateway.listen] {} = \"\")", w.key, w.key);
       continue;
     }
-    auto listener =
-        std::make_unique<net::Listener>(io_, w.kind, tls_, cfg.limits, connection_budget_,
-                                        listener_stats_, net::ListenerHandlers{hold, hold, {}});
+    auto listener = std::make_unique<net::Listener>(io_, w.kind, tls_, cfg.limits,
+                                                    connection_budget_, listener_stats_,
+                                                    net::ListenerHandlers{serve_mqtt, hold, {}});
     if (auto r = listener->start(*w.where); !r) {
       std::string fix =
           "choose a free address or disable the listener with " + std::string(w.key) + " = \"\"";
@@ -307,6 +375,7 @@ void Gateway::reload_certificates(const config::GatewayConfig& fresh) {
 
 int Gateway::run() {
   io_.run();
+  teardown();
   spdlog::info("edgehubd stopped");
   return 0;
 }
@@ -352,7 +421,18 @@ void Gateway::reload() {
     if (auto level = ops::parse_log_level(fresh->log_level)) ops::set_log_level(*level);
     if (certs_) reload_certificates(*fresh);
     if (identities_) reload_identities();
+    std::vector<routing::RouteIssue> route_issues;
+    if (auto table = routing::RouteTable::build(*fresh, route_issues)) {
+      auto routes = std::make_shared<const routing::RouteTable>(std::move(*table));
+      ensure_forwarders(*routes);
+      ingress_->set_routes(std::move(routes));
+    } else {
+      for (const auto& i : route_issues)
+        spdlog::error("routes: {}", i.to_string());
+      spdlog::error("routes not reloaded; the previous routes stay in force");
+    }
     connection_budget_.set_max(fresh->limits.max_connections);
+    limits_ = fresh->limits;
     config_ = std::make_shared<const config::GatewayConfig>(std::move(*fresh));
     spdlog::info("configuration reloaded");
   }

@@ -13,14 +13,20 @@
 
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
+#include "edgehub/hub/device_channels.hpp"
+#include "edgehub/hub/forwarder.hpp"
+#include "edgehub/hub/ingress.hpp"
+#include "edgehub/hub/scheduler.hpp"
 #include "edgehub/identity/authenticator.hpp"
 #include "edgehub/identity/registry.hpp"
+#include "edgehub/mqtt/session.hpp"
 #include "edgehub/net/admin_http_server.hpp"
 #include "edgehub/net/listener.hpp"
 #include "edgehub/net/tls_context.hpp"
 #include "edgehub/ops/metrics.hpp"
 #include "edgehub/ops/systemd.hpp"
 #include "edgehub/pki/server_cert.hpp"
+#include "edgehub/routing/route_table.hpp"
 #include "edgehub/store/message_store.hpp"
 
 namespace edgehub::app {
@@ -48,6 +54,9 @@ class Gateway {
 
  private:
   void open_store();
+  void start_pipeline();
+  void ensure_forwarders(const routing::RouteTable& routes);
+  void teardown();
   void start_identities();
   void reload_identities();
   void start_tls();
@@ -79,10 +88,17 @@ class Gateway {
   std::unique_ptr<identity::Registry> identities_;
   std::unique_ptr<identity::Authenticator> authenticator_;
   ops::SystemdNotifier notifier_;
+  hub::DeviceChannels channels_{registry_};
+  hub::AsioScheduler scheduler_;
+  mqtt::SessionStats mqtt_stats_{registry_};
+  config::LimitsConfig limits_;  ///< the live limits; sessions read them, a reload updates them
+  mqtt::SessionContext mqtt_context_;
 
   boost::asio::io_context io_{1};
   // After io_: the store posts completions onto it, and is closed (its thread joined) first.
   std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<hub::RoutingIngress> ingress_;
+  std::map<std::string, std::shared_ptr<hub::Forwarder>> forwarders_;  ///< by endpoint id
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;

@@ -1,0 +1,588 @@
+#include "edgehub/mqtt/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstring>
+#include <deque>
+#include <map>
+
+#include "edgehub/hub/errors.hpp"
+#include "edgehub/mqtt/iothub_topics.hpp"
+#include "edgehub/mqtt/property_bag.hpp"
+#include "edgehub/mqtt/telemetry.hpp"
+#include "edgehub/mqtt/username.hpp"
+#include "edgehub/mqtt_proto/connection.hpp"
+#include "edgehub/ops/logging.hpp"
+
+namespace edgehub::mqtt {
+
+namespace asio = boost::asio;
+namespace proto = mqtt_proto;
+using core::ErrorCode;
+
+SessionStats::SessionStats(ops::Registry& r)
+    : connects(r.counter("edgehubd_mqtt_connects_total", "MQTT CONNECTs by transport and result",
+                         {"transport", "result"})),
+      protocol_errors(r.counter("edgehubd_mqtt_protocol_errors_total",
+                                "MQTT connections closed for a protocol violation", {"reason"})),
+      refused(r.counter("edgehubd_mqtt_refused_total",
+                        "MQTT operations refused (authorisation, topics, limits)", {"reason"})),
+      bytes_in(
+          r.counter("edgehubd_bytes_received_total", "Bytes received from devices", {"protocol"})),
+      bytes_out(r.counter("edgehubd_bytes_sent_total", "Bytes sent to devices", {"protocol"})),
+      sessions(r.gauge("edgehubd_mqtt_sessions", "Open MQTT connections", {"transport"})) {}
+
+namespace {
+
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
+// A slow consumer may hold this much unsent data before the session is closed for it.
+constexpr std::size_t kMaxOutboxBytes = 4 * 1024 * 1024;
+
+std::string_view transport_label(const net::PeerInfo& p) {
+  return p.kind == net::TransportKind::websocket ? "websocket" : "tls";
+}
+
+class Session;
+
+// The hub's handle on this session. Every call arrives posted onto the session's executor.
+class Channel final : public hub::DeviceChannel {
+ public:
+  Channel(std::weak_ptr<Session> session, asio::any_io_executor ex)
+      : session_(std::move(session)), executor_(std::move(ex)) {}
+  asio::any_io_executor executor() const override { return executor_; }
+  void deliver_input(core::Message message, std::string input, hub::DoneCallback done) override;
+  void deliver_method(hub::MethodRequest request, hub::DoneCallback done) override;
+  void deliver_desired(hub::DesiredPatch patch) override;
+  void close(ErrorCode reason) override;
+
+ private:
+  std::weak_ptr<Session> session_;
+  asio::any_io_executor executor_;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::unique_ptr<net::Transport> transport, SessionContext& ctx)
+      : ctx_(ctx),
+        transport_(std::move(transport)),
+        executor_(transport_->get_executor()),
+        conn_(limits_from(*ctx.limits)),
+        protocol_timer_(executor_),
+        expiry_timer_(executor_),
+        write_wake_(executor_),
+        read_wake_(executor_),
+        fields_storage_(transport_->peer().remote_address),
+        transport_label_(transport_label(transport_->peer())) {
+    write_wake_.expires_at(asio::steady_timer::time_point::max());
+    read_wake_.expires_at(asio::steady_timer::time_point::max());
+  }
+
+  asio::awaitable<void> run();
+
+  // Called by Channel on this executor.
+  void deliver_input(core::Message message, std::string input, hub::DoneCallback done);
+  void deliver_method(hub::MethodRequest request, hub::DoneCallback done);
+  void deliver_desired(hub::DesiredPatch patch);
+  void close_from_hub(ErrorCode reason) { begin_close(reason, "closed by the gateway"); }
+
+ private:
+  static proto::Limits limits_from(const config::LimitsConfig& l) {
+    proto::Limits out;
+    out.max_payload_bytes = l.max_message_bytes;
+    out.max_inflight = static_cast<std::uint16_t>(
+        std::clamp<std::uint32_t>(l.max_inflight_per_connection, 1, 65535));
+    out.connect_timeout = l.connect_timeout;
+    return out;
+  }
+
+  ops::LogFields fields() const {
+    return {.device_id = identity_.device,
+            .module_id = identity_.module,
+            .remote_addr = fields_storage_,
+            .protocol = "mqtt"};
+  }
+
+  void execute(proto::Events events);
+  void handle(proto::Packet&& packet);
+  void on_connect(proto::Connect&& connect);
+  void on_publish(proto::Publish&& publish);
+  void on_subscribe(const proto::Subscribe& subscribe);
+  void on_unsubscribe(const proto::Unsubscribe& unsubscribe);
+  void on_puback(std::uint16_t packet_id);
+  void accept_telemetry(core::Message message, std::uint16_t packet_id, proto::QoS qos);
+  void flush_acks();
+  void send_packet(const proto::Packet& packet);
+  bool publish(proto::Publish packet, hub::DoneCallback done);
+  void send_queued_inputs();
+  void queue_bytes(std::vector<std::byte> bytes);
+  void begin_close(ErrorCode reason, std::string_view why);
+  void arm_protocol_timer(proto::TimePoint deadline);
+  void arm_token_expiry(core::SystemTime expires_at);
+  void publish_will();
+  asio::awaitable<void> write_loop();
+
+  SessionContext& ctx_;
+  std::unique_ptr<net::Transport> transport_;
+  asio::any_io_executor executor_;
+  proto::ServerConnection conn_;
+  asio::steady_timer protocol_timer_;
+  asio::steady_timer expiry_timer_;
+  asio::steady_timer write_wake_;  ///< cancelled to wake the write loop
+  asio::steady_timer read_wake_;   ///< cancelled to resume reading after backpressure
+  std::string fields_storage_;
+  std::string_view transport_label_;
+
+  core::ClientId identity_;
+  std::optional<proto::Will> will_;
+  std::shared_ptr<Channel> channel_;
+  hub::DeviceChannels::Registration registration_;
+
+  struct PendingAck {
+    std::uint64_t seq = 0;  ///< per session; QoS 0 publishes all have packet id 0
+    std::uint16_t packet_id = 0;
+    bool qos1 = false;
+    bool done = false;
+    ErrorCode error;
+  };
+  std::deque<PendingAck> pending_acks_;  ///< PUBACKs go out in PUBLISH order (MQTT 4.6)
+  std::uint64_t next_ack_seq_ = 1;
+
+  struct QueuedInput {
+    proto::Publish packet;
+    hub::DoneCallback done;
+  };
+  std::deque<QueuedInput> queued_inputs_;  ///< waiting for a free QoS 1 packet identifier
+  std::map<std::uint16_t, hub::DoneCallback> inflight_done_;
+
+  std::deque<std::vector<std::byte>> outbox_;
+  std::size_t outbox_bytes_ = 0;
+  bool closing_ = false;
+  bool clean_disconnect_ = false;
+  bool connected_ = false;
+};
+
+void Channel::deliver_input(core::Message message, std::string input, hub::DoneCallback done) {
+  if (auto s = session_.lock())
+    return s->deliver_input(std::move(message), std::move(input), std::move(done));
+  done(hub::Errc::disconnected);
+}
+void Channel::deliver_method(hub::MethodRequest request, hub::DoneCallback done) {
+  if (auto s = session_.lock()) return s->deliver_method(std::move(request), std::move(done));
+  done(hub::Errc::disconnected);
+}
+void Channel::deliver_desired(hub::DesiredPatch patch) {
+  if (auto s = session_.lock()) s->deliver_desired(std::move(patch));
+}
+void Channel::close(ErrorCode reason) {
+  if (auto s = session_.lock()) s->close_from_hub(reason);
+}
+
+asio::awaitable<void> Session::run() {
+  auto self = shared_from_this();
+  auto& active = ctx_.stats->sessions.with({std::string(transport_label_)});
+  active.inc();
+  asio::co_spawn(executor_, write_loop(), asio::detached);
+  execute(conn_.start(ctx_.clock->steady_now()));
+
+  std::vector<std::byte> buffer(kReadBufferBytes);
+  auto& bytes_in = ctx_.stats->bytes_in.with({"mqtt"});
+  const auto max_pending = std::max<std::uint32_t>(1, ctx_.limits->max_inflight_per_connection);
+  while (!closing_) {
+    // Backpressure: stop reading while too many messages wait for the store.
+    while (pending_acks_.size() >= max_pending && !closing_) {
+      boost::system::error_code ec;
+      co_await read_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      read_wake_.expires_at(asio::steady_timer::time_point::max());
+    }
+    if (closing_) break;
+    auto n = co_await transport_->read_some(asio::buffer(buffer));
+    if (!n) {
+      if (!closing_) begin_close(n.error(), "connection lost");
+      break;
+    }
+    bytes_in.inc(*n);
+    execute(conn_.on_bytes(std::span(buffer.data(), *n), ctx_.clock->steady_now()));
+  }
+  if (!clean_disconnect_ && connected_) publish_will();
+  for (auto& [id, done] : inflight_done_)
+    done(hub::Errc::disconnected);
+  inflight_done_.clear();
+  for (auto& q : queued_inputs_)
+    q.done(hub::Errc::disconnected);
+  queued_inputs_.clear();
+  registration_.detach();
+  protocol_timer_.cancel();
+  expiry_timer_.cancel();
+  write_wake_.cancel();
+  active.dec();
+}
+
+void Session::execute(proto::Events events) {
+  for (auto& e : events) {
+    if (auto* send = std::get_if<proto::SendBytes>(&e)) {
+      queue_bytes(std::move(send->bytes));
+    } else if (auto* deliver = std::get_if<proto::Deliver>(&e)) {
+      handle(std::move(deliver->packet));
+    } else if (auto* arm = std::get_if<proto::ArmTimer>(&e)) {
+      arm_protocol_timer(arm->deadline);
+    } else if (auto* close = std::get_if<proto::Close>(&e)) {
+      if (!close->reason) clean_disconnect_ = true;
+      begin_close(close->reason, close->reason ? "protocol rule broken" : "client disconnected");
+    }
+  }
+}
+
+void Session::handle(proto::Packet&& packet) {
+  std::visit(
+      [this](auto&& p) {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, proto::Connect>) {
+          on_connect(std::move(p));
+        } else if constexpr (std::is_same_v<P, proto::Publish>) {
+          on_publish(std::move(p));
+        } else if constexpr (std::is_same_v<P, proto::Subscribe>) {
+          on_subscribe(p);
+        } else if constexpr (std::is_same_v<P, proto::Unsubscribe>) {
+          on_unsubscribe(p);
+        } else if constexpr (std::is_same_v<P, proto::Puback>) {
+          on_puback(p.packet_id);
+        }
+      },
+      std::move(packet));
+}
+
+void Session::on_connect(proto::Connect&& connect) {
+  const auto& peer = transport_->peer();
+  auto refuse = [&](ErrorCode ec, std::string_view reason) {
+    ctx_.stats->connects.with({std::string(transport_label_), std::string(reason)}).inc();
+    ops::log(spdlog::level::info, fields(), "MQTT CONNECT from client id '{}' refused: {} ({})",
+             connect.client_id, reason, ec.message());
+    if (auto r = conn_.refuse(ec)) execute(std::move(*r));
+  };
+  auto username = parse_username(connect.username.value_or(""));
+  if (!username) return refuse(username.error(), "bad_username");
+  if (auto r = check_client_id(*username, connect.client_id); !r) {
+    return refuse(r.error(), "client_id_mismatch");
+  }
+  if (!core::iequals(username->host, ctx_.iothub_hostname) &&
+      !core::iequals(username->host, ctx_.gateway_hostname)) {
+    return refuse(proto::Errc::not_authorized, "unknown_hub");
+  }
+  identity::Credential credential = identity::NoCredential{};
+  if (connect.password && !connect.password->empty()) {
+    credential = identity::SasCredential{std::string(
+        reinterpret_cast<const char*>(connect.password->data()), connect.password->size())};
+  } else if (!peer.client_cert_chain_der.empty()) {
+    identity::ClientCertificate cert;
+    cert.leaf_der = peer.client_cert_chain_der.front();
+    cert.chain_der.assign(peer.client_cert_chain_der.begin() + 1, peer.client_cert_chain_der.end());
+    credential = std::move(cert);
+  }
+  auto auth = ctx_.authenticator->authenticate(username->identity, credential);
+  identity_ = username->identity;
+  if (!auth) return refuse(auth.error(), "not_authenticated");
+  if (connect.will) {
+    const auto topic = classify_publish_topic(connect.will->topic);
+    if (topic.kind != TopicKind::telemetry || !may_publish(topic, identity_)) {
+      return refuse(proto::Errc::not_authorized, "will_topic");
+    }
+    will_ = std::move(connect.will);
+  }
+  channel_ = std::make_shared<Channel>(weak_from_this(), executor_);
+  registration_ = ctx_.channels->attach(identity_, channel_);
+  auto accepted = conn_.accept(/*session_present=*/false, ctx_.clock->steady_now());
+  if (!accepted) return begin_close(accepted.error(), "internal state");
+  connected_ = true;
+  ctx_.stats->connects.with({std::string(transport_label_), "ok"}).inc();
+  ops::log(spdlog::level::info, fields(), "MQTT connected ({}, keep-alive {} s, {})",
+           identity::to_string(auth->method), connect.keep_alive, transport_label_);
+  if (auth->method == identity::AuthType::sas) arm_token_expiry(auth->expires_at);
+  execute(std::move(*accepted));
+}
+
+void Session::arm_token_expiry(core::SystemTime expires_at) {
+  // MQTT cannot re-authenticate in place: IoT Hub closes the connection when the token expires
+  // and the SDK reconnects with a fresh one (iot-hub-protocol.md §1.5).
+  const auto left = expires_at - ctx_.clock->now();
+  expiry_timer_.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(left));
+  expiry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto s = weak.lock(); s && !ec) {
+      s->ctx_.stats->refused.with({"token_expired"}).inc();
+      s->begin_close(proto::Errc::not_authorized, "SAS token expired");
+    }
+  });
+}
+
+void Session::on_publish(proto::Publish&& publish) {
+  const auto topic = classify_publish_topic(publish.topic);
+  if (topic.kind != TopicKind::telemetry) {
+    // Twin and method topics are served by the hub's twin store and method router.
+    ctx_.stats->refused.with({"topic"}).inc();
+    return begin_close(proto::Errc::protocol_error, "PUBLISH to an unsupported topic");
+  }
+  if (!may_publish(topic, identity_)) {
+    ctx_.stats->refused.with({"foreign_topic"}).inc();
+    ops::log(spdlog::level::warn, fields(), "PUBLISH to another identity's topic '{}' refused",
+             publish.topic);
+    return begin_close(proto::Errc::not_authorized, "PUBLISH outside the identity's space");
+  }
+  auto message = telemetry_message(topic, publish.payload, publish.retain);
+  if (!message) {
+    ctx_.stats->refused.with({"bad_property_bag"}).inc();
+    return begin_close(message.error(), "malformed property bag");
+  }
+  message->origin = identity_;
+  accept_telemetry(std::move(*message), publish.packet_id, publish.qos);
+}
+
+void Session::accept_telemetry(core::Message message, std::uint16_t packet_id, proto::QoS qos) {
+  const auto seq = next_ack_seq_++;
+  pending_acks_.push_back({seq, packet_id, qos == proto::QoS::at_least_once, false, {}});
+  auto on_done = [weak = weak_from_this(), seq](core::Result<hub::Accepted> r) {
+    auto s = weak.lock();
+    if (!s) return;
+    for (auto& p : s->pending_acks_) {
+      if (p.seq == seq) {
+        p.done = true;
+        p.error = r ? ErrorCode{} : r.error();
+        break;
+      }
+    }
+    s->flush_acks();
+  };
+  ctx_.ingress->async_accept(std::move(message),
+                             asio::bind_executor(executor_, std::move(on_done)));
+}
+
+void Session::flush_acks() {
+  while (!pending_acks_.empty() && pending_acks_.front().done) {
+    const auto p = pending_acks_.front();
+    pending_acks_.pop_front();
+    if (p.error) {
+      // No PUBACK: MQTT has no negative acknowledgement; the device resends after reconnecting.
+      ctx_.stats->refused
+          .with({std::string(hub::is_retryable(p.error) ? "store_refused" : "rejected")})
+          .inc();
+      return begin_close(p.error, "message not accepted");
+    }
+    if (p.qos1) send_packet(proto::Puback{p.packet_id});
+  }
+  read_wake_.cancel();
+}
+
+void Session::on_subscribe(const proto::Subscribe& subscribe) {
+  proto::Suback ack;
+  ack.packet_id = subscribe.packet_id;
+  for (const auto& s : subscribe.subscriptions) {
+    const auto filter = classify_subscription(s.filter);
+    if (filter.kind == FilterKind::unknown || !may_subscribe(filter, identity_)) {
+      ctx_.stats->refused.with({"subscription"}).inc();
+      ops::log(spdlog::level::info, fields(), "SUBSCRIBE '{}' refused", s.filter);
+      ack.return_codes.push_back(proto::kSubackFailure);
+      continue;
+    }
+    switch (filter.kind) {
+      case FilterKind::module_inputs:
+        registration_.subscribe(hub::Subscription::module_inputs);
+        break;
+      case FilterKind::methods:
+        registration_.subscribe(hub::Subscription::methods);
+        break;
+      case FilterKind::twin_desired:
+        registration_.subscribe(hub::Subscription::desired_properties);
+        break;
+      case FilterKind::c2d:
+      case FilterKind::module_c2d:
+        registration_.subscribe(hub::Subscription::c2d);
+        break;
+      default:
+        break;
+    }
+    ack.return_codes.push_back(static_cast<std::uint8_t>(granted_qos(s.qos)));
+  }
+  send_packet(ack);
+}
+
+void Session::on_unsubscribe(const proto::Unsubscribe& unsubscribe) {
+  for (const auto& f : unsubscribe.filters) {
+    const auto filter = classify_subscription(f);
+    switch (filter.kind) {
+      case FilterKind::module_inputs:
+        registration_.unsubscribe(hub::Subscription::module_inputs);
+        break;
+      case FilterKind::methods:
+        registration_.unsubscribe(hub::Subscription::methods);
+        break;
+      case FilterKind::twin_desired:
+        registration_.unsubscribe(hub::Subscription::desired_properties);
+        break;
+      case FilterKind::c2d:
+      case FilterKind::module_c2d:
+        registration_.unsubscribe(hub::Subscription::c2d);
+        break;
+      default:
+        break;
+    }
+  }
+  send_packet(proto::Unsuback{unsubscribe.packet_id});
+}
+
+void Session::on_puback(std::uint16_t packet_id) {
+  if (auto it = inflight_done_.find(packet_id); it != inflight_done_.end()) {
+    auto done = std::move(it->second);
+    inflight_done_.erase(it);
+    if (done) done({});
+  }
+  send_queued_inputs();
+}
+
+void Session::send_packet(const proto::Packet& packet) {
+  auto events = conn_.send(packet);
+  if (!events) return begin_close(events.error(), "could not encode a packet");
+  execute(std::move(*events));
+}
+
+bool Session::publish(proto::Publish packet, hub::DoneCallback done) {
+  auto published = conn_.publish(std::move(packet));
+  if (!published) return false;
+  if (published->packet_id != 0) inflight_done_[published->packet_id] = std::move(done);
+  execute(std::move(published->events));
+  return true;
+}
+
+void Session::deliver_input(core::Message message, std::string input, hub::DoneCallback done) {
+  if (closing_ || !connected_) return done(hub::Errc::disconnected);
+  if (queued_inputs_.size() >= ctx_.limits->max_outbound_queue) return done(hub::Errc::queue_full);
+  proto::Publish packet;
+  packet.qos = proto::QoS::at_least_once;
+  packet.topic = module_input_topic(identity_.device, identity_.module, input,
+                                    encode_property_bag(message, BagTarget::module_input));
+  packet.payload = std::move(message.body);
+  queued_inputs_.push_back({std::move(packet), std::move(done)});
+  send_queued_inputs();
+}
+
+void Session::send_queued_inputs() {
+  while (!queued_inputs_.empty() && !closing_) {
+    auto& front = queued_inputs_.front();
+    auto published = conn_.publish(front.packet);
+    if (!published) {
+      if (published.error() == proto::Errc::inflight_full) return;  // resumes on the next PUBACK
+      auto done = std::move(front.done);
+      queued_inputs_.pop_front();
+      done(published.error());
+      continue;
+    }
+    inflight_done_[published->packet_id] = std::move(front.done);
+    queued_inputs_.pop_front();
+    execute(std::move(published->events));
+  }
+}
+
+void Session::deliver_method(hub::MethodRequest request, hub::DoneCallback done) {
+  if (closing_ || !connected_) return done(hub::Errc::disconnected);
+  proto::Publish packet;
+  packet.topic = method_request_topic(request.method_name, request.request_id);
+  packet.payload.resize(request.payload.size());
+  std::memcpy(packet.payload.data(), request.payload.data(), request.payload.size());
+  if (!publish(std::move(packet), {})) return done(hub::Errc::queue_full);
+  done({});
+}
+
+void Session::deliver_desired(hub::DesiredPatch patch) {
+  if (closing_ || !connected_) return;
+  proto::Publish packet;
+  packet.topic = desired_patch_topic(patch.version);
+  packet.payload.resize(patch.json.size());
+  std::memcpy(packet.payload.data(), patch.json.data(), patch.json.size());
+  publish(std::move(packet), {});
+}
+
+void Session::queue_bytes(std::vector<std::byte> bytes) {
+  if (closing_ && outbox_.empty() && bytes.empty()) return;
+  outbox_bytes_ += bytes.size();
+  outbox_.push_back(std::move(bytes));
+  if (outbox_bytes_ > kMaxOutboxBytes && !closing_) {
+    ctx_.stats->refused.with({"slow_consumer"}).inc();
+    ops::log(spdlog::level::warn, fields(),
+             "closing a connection that does not read ({} bytes queued)", outbox_bytes_);
+    closing_ = true;
+    transport_->close();
+    return;
+  }
+  write_wake_.cancel();
+}
+
+void Session::begin_close(ErrorCode reason, std::string_view why) {
+  if (closing_) return;
+  closing_ = true;
+  if (reason && reason.category() == proto::mqtt_category() && !clean_disconnect_) {
+    ctx_.stats->protocol_errors.with({reason.message()}).inc();
+  }
+  ops::log(reason ? spdlog::level::info : spdlog::level::debug, fields(),
+           "MQTT connection closing: {}{}{}", why, reason ? ": " : "",
+           reason ? reason.message() : "");
+  // Let the write loop flush what the protocol queued (a CONNACK refusal, for instance) and then
+  // shut the transport down; the read loop ends when that happens.
+  write_wake_.cancel();
+  read_wake_.cancel();
+}
+
+void Session::arm_protocol_timer(proto::TimePoint deadline) {
+  protocol_timer_.expires_at(deadline);
+  protocol_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto s = weak.lock(); s && !ec) s->execute(s->conn_.on_timer(s->ctx_.clock->steady_now()));
+  });
+}
+
+void Session::publish_will() {
+  if (!will_) return;
+  const auto topic = classify_publish_topic(will_->topic);
+  auto message = telemetry_message(topic, will_->payload, will_->retain, TelemetrySource::will);
+  if (!message) return;
+  message->origin = identity_;
+  // Fire and forget: the connection is gone, there is nobody to acknowledge to.
+  ctx_.ingress->async_accept(std::move(*message), asio::bind_executor(executor_, [](auto&&) {}));
+}
+
+asio::awaitable<void> Session::write_loop() {
+  auto self = shared_from_this();
+  auto& bytes_out = ctx_.stats->bytes_out.with({"mqtt"});
+  for (;;) {
+    if (outbox_.empty()) {
+      if (closing_) break;
+      boost::system::error_code ec;
+      co_await write_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      write_wake_.expires_at(asio::steady_timer::time_point::max());
+      continue;
+    }
+    auto bytes = std::move(outbox_.front());
+    outbox_.pop_front();
+    outbox_bytes_ -= bytes.size();
+    auto r = co_await transport_->write(asio::buffer(bytes));
+    if (!r) {
+      closing_ = true;
+      break;
+    }
+    bytes_out.inc(bytes.size());
+  }
+  co_await transport_->shutdown();
+}
+
+}  // namespace
+
+void serve(std::unique_ptr<net::Transport> transport, SessionContext& context) {
+  auto ex = transport->get_executor();
+  auto session = std::make_shared<Session>(std::move(transport), context);
+  asio::co_spawn(
+      ex, [session]() { return session->run(); }, asio::detached);
+}
+
+}  // namespace edgehub::mqtt

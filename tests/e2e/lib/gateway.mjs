@@ -1,0 +1,133 @@
+// Runs a real edgehubd for end-to-end tests with the Azure IoT device SDK: a demo PKI and
+// identities made by edgehubctl, a configuration on free loopback ports, and a redirect of the
+// SDK's fixed ports (8883, 5671, 443 on the gateway host name) to those ports. The SDK keeps
+// its SNI and Host values, as it would against a gateway on the standard ports
+// (iot-hub-protocol.md §13).
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+
+export const GATEWAY_HOST = 'gw.test.local';
+export const HUB_HOST = 'hub.azure-devices.net';
+export const EDGE_DEVICE = 'gw';
+
+const edgehubd = process.env.EDGEHUBD_BINARY;
+const edgehubctl = process.env.EDGEHUBCTL_BINARY;
+if (!edgehubd || !edgehubctl) throw new Error('set EDGEHUBD_BINARY and EDGEHUBCTL_BINARY');
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const redirects = new Map();  // standard port -> real port, for GATEWAY_HOST
+const originalConnect = tls.connect;
+tls.connect = function connect(...args) {
+  if (args.length > 0 && typeof args[0] === 'object' && args[0] !== null) {
+    const options = args[0];
+    if (options.host === GATEWAY_HOST && redirects.has(Number(options.port))) {
+      args[0] = { ...options, host: '127.0.0.1', port: redirects.get(Number(options.port)),
+                  servername: options.servername || GATEWAY_HOST };
+    }
+  }
+  return originalConnect.apply(tls, args);
+};
+
+function ctl(args) {
+  return execFileSync(edgehubctl, args, { encoding: 'utf8' });
+}
+
+/**
+ * Starts edgehubd. `routes` maps route names to route strings; `devices` and `modules` are
+ * identity ids to create (SAS). Returns connection strings, the CA to trust and stop().
+ */
+export async function startGateway({ routes = {}, devices = [], modules = [], extraGateway = '' } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eh-e2e-'));
+  fs.chmodSync(dir, 0o700);
+  ctl(['certs', 'demo', '--dir', path.join(dir, 'pki'), '--edge-name', 'gw']);
+  const ports = { mqtt: await freePort(), amqp: await freePort(), https: await freePort(),
+                  metrics: await freePort() };
+  const routeLines = Object.entries(routes).map(([name, text]) => `${name} = ${JSON.stringify(text)}`);
+  const config = [
+    `hostname = "${GATEWAY_HOST}"`,
+    `trust_bundle_cert = "file://${dir}/pki/certs/azure-iot-test-only.root.ca.cert.pem"`,
+    '[edge_ca]',
+    `cert = "file://${dir}/pki/certs/iot-edge-device-ca-gw-full-chain.cert.pem"`,
+    `pk = "file://${dir}/pki/private/iot-edge-device-ca-gw.key.pem"`,
+    '[gateway]',
+    `device_id = "${EDGE_DEVICE}"`,
+    `iothub_hostname = "${HUB_HOST}"`,
+    `state_dir = "file://${dir}/state"`,
+    `identities = "file://${dir}/identities.toml"`,
+    `metrics = "127.0.0.1:${ports.metrics}"`,
+    extraGateway,
+    '[gateway.listen]',
+    `mqtt = "127.0.0.1:${ports.mqtt}"`,
+    `amqp = "127.0.0.1:${ports.amqp}"`,
+    `https = "127.0.0.1:${ports.https}"`,
+    '[gateway.routes]',
+    ...routeLines,
+    '',
+  ].join('\n');
+  const configPath = path.join(dir, 'config.toml');
+  fs.writeFileSync(configPath, config);
+  const connectionStrings = {};
+  for (const id of devices) {
+    connectionStrings[id] = ctl(['identity', 'add', id, '--config', configPath]).trim();
+  }
+  for (const id of modules) {
+    connectionStrings[`${EDGE_DEVICE}/${id}`] = ctl(['identity', 'add', id, '--module', '--config', configPath]).trim();
+  }
+
+  const child = spawn(edgehubd, ['--config', configPath, '--log-target', 'stderr', '--log-level', 'debug'],
+                      { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`edgehubd not ready:\n${log}`)), 20000);
+    child.stderr.on('data', (chunk) => {
+      log += chunk.toString();
+      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${log}`)); });
+  });
+  redirects.set(8883, ports.mqtt);
+  redirects.set(5671, ports.amqp);
+  redirects.set(443, ports.https);
+
+  return {
+    dir, ports, child,
+    ca: fs.readFileSync(path.join(dir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem'), 'utf8'),
+    connectionString: (id) => connectionStrings[id],
+    log: () => log,
+    metrics: async () => {
+      const res = await fetch(`http://127.0.0.1:${ports.metrics}/metrics`);
+      return res.text();
+    },
+    async stop() {
+      child.removeAllListeners('exit');
+      const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      fs.rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+/** Resolves with the next value `register(callback)` delivers, or rejects after `ms`. */
+export function nextEvent(register, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out waiting for an event')), ms);
+    register((...values) => { clearTimeout(timer); resolve(values); });
+  });
+}

@@ -1,0 +1,132 @@
+// Issue 6 end to end: the real Azure IoT device SDK (MQTT over TLS and over WebSocket) sends
+// telemetry through edgehubd; a route delivers it to a module's input with every property intact
+// and per-device order kept; a module that connects late receives what was queued for it.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import deviceSdk from 'azure-iot-device';
+import mqttSdk from 'azure-iot-device-mqtt';
+
+import { startGateway } from './lib/gateway.mjs';
+
+const { Client, ModuleClient, Message } = deviceSdk;
+
+async function openDevice(gateway, id, Transport) {
+  const client = Client.fromConnectionString(gateway.connectionString(id), Transport);
+  await client.setOptions({ ca: gateway.ca });
+  await client.open();
+  return client;
+}
+
+async function openModule(gateway, id, Transport, onInput) {
+  const client = ModuleClient.fromConnectionString(gateway.connectionString(`gw/${id}`), Transport);
+  await client.setOptions({ ca: gateway.ca });
+  client.on('inputMessage', (input, msg) => {
+    onInput(input, msg);
+    client.complete(msg, () => {});
+  });
+  await client.open();
+  return client;
+}
+
+for (const [name, Transport] of [['Mqtt', mqttSdk.Mqtt], ['MqttWs', mqttSdk.MqttWs]]) {
+  describe(`telemetry over ${name}`, () => {
+    let gateway;
+    before(async () => {
+      gateway = await startGateway({
+        devices: ['sensor-1', 'sensor-2'],
+        modules: ['filter'],
+        routes: {
+          toFilter: 'FROM /messages/* WHERE NOT IS_DEFINED($connectionModuleId) INTO BrokeredEndpoint("/modules/filter/inputs/in1")',
+          hot: 'FROM /messages/* WHERE $body.temp > 50 INTO BrokeredEndpoint("/modules/filter/inputs/hot")',
+          byProperty: "FROM /messages/* WHERE alert = 'high' INTO BrokeredEndpoint(\"/modules/filter/inputs/alerts\")",
+        },
+      });
+    });
+    after(async () => {
+      assert.equal(await gateway.stop(), 0, gateway.log());
+    });
+
+    test('a device message reaches a module input with every property, in order', async () => {
+      const received = [];
+      const module = await openModule(gateway, 'filter', Transport, (input, msg) => received.push({ input, msg }));
+      const device = await openDevice(gateway, 'sensor-1', Transport);
+      try {
+        for (let i = 0; i < 5; i++) {
+          const msg = new Message(JSON.stringify({ seq: i, temp: 20 }));
+          msg.messageId = `msg-${i}`;
+          msg.correlationId = `corr-${i}`;
+          msg.contentType = 'application/json';
+          msg.contentEncoding = 'utf-8';
+          msg.properties.add('alert', i === 3 ? 'high' : 'low');
+          msg.properties.add('a&b=c', 'x/y?z');
+          await device.sendEvent(msg);
+        }
+        const deadline = Date.now() + 15000;
+        while (received.filter((r) => r.input === 'in1').length < 5 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const in1 = received.filter((r) => r.input === 'in1');
+        assert.equal(in1.length, 5, gateway.log());
+        in1.forEach(({ msg }, i) => {
+          assert.equal(JSON.parse(msg.data.toString()).seq, i, 'per-device order');
+          assert.equal(msg.messageId, `msg-${i}`);
+          assert.equal(msg.correlationId, `corr-${i}`);
+          assert.equal(msg.contentType, 'application/json');
+          assert.equal(msg.contentEncoding, 'utf-8');
+          assert.equal(msg.properties.getValue('a&b=c'), 'x/y?z');
+        });
+        const alerts = received.filter((r) => r.input === 'alerts');
+        assert.equal(alerts.length, 1, 'the WHERE filter on an application property');
+        assert.equal(JSON.parse(alerts[0].msg.data.toString()).seq, 3);
+        assert.equal(received.filter((r) => r.input === 'hot').length, 0, 'the $body filter matched nothing hot');
+      } finally {
+        await device.close();
+        await module.close();
+      }
+    });
+
+    test('a $body filter routes only matching messages', async () => {
+      const received = [];
+      const module = await openModule(gateway, 'filter', Transport, (input, msg) => received.push({ input, msg }));
+      const device = await openDevice(gateway, 'sensor-2', Transport);
+      try {
+        for (const temp of [10, 70, 40, 90]) {
+          const msg = new Message(JSON.stringify({ temp }));
+          msg.contentType = 'application/json';
+          msg.contentEncoding = 'utf-8';
+          await device.sendEvent(msg);
+        }
+        const deadline = Date.now() + 15000;
+        while (received.filter((r) => r.input === 'hot').length < 2 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const hot = received.filter((r) => r.input === 'hot').map((r) => JSON.parse(r.msg.data.toString()).temp);
+        assert.deepEqual(hot, [70, 90]);
+      } finally {
+        await device.close();
+        await module.close();
+      }
+    });
+
+    test('a module that connects late receives what was queued for it', async () => {
+      const device = await openDevice(gateway, 'sensor-1', Transport);
+      for (let i = 0; i < 3; i++) {
+        const msg = new Message(JSON.stringify({ late: i }));
+        await device.sendEvent(msg);  // acknowledged after the store commit
+      }
+      await device.close();
+      const received = [];
+      const module = await openModule(gateway, 'filter', Transport, (input, msg) => {
+        if (input === 'in1') received.push(JSON.parse(msg.data.toString()));
+      });
+      try {
+        const deadline = Date.now() + 15000;
+        while (received.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        assert.deepEqual(received.map((r) => r.late), [0, 1, 2], gateway.log());
+      } finally {
+        await module.close();
+      }
+    });
+  });
+}
