@@ -4,6 +4,7 @@
 // its SNI and Host values, as it would against a gateway on the standard ports
 // (iot-hub-protocol.md §13).
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -51,10 +52,12 @@ function ctl(args) {
  * Starts edgehubd. `routes` maps route names to route strings; `devices` and `modules` are
  * identity ids to create (SAS). Returns connection strings, the CA to trust and stop().
  */
-export async function startGateway({ routes = {}, devices = [], modules = [], extraGateway = '' } = {}) {
+export async function startGateway({ routes = {}, devices = [], modules = [], x509CaDevices = [],
+                                    x509ThumbprintDevices = [], extraGateway = '' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eh-e2e-'));
   fs.chmodSync(dir, 0o700);
-  ctl(['certs', 'demo', '--dir', path.join(dir, 'pki'), '--edge-name', 'gw']);
+  const certDevices = [...x509CaDevices, ...x509ThumbprintDevices].flatMap((id) => ['--device', id]);
+  ctl(['certs', 'demo', '--dir', path.join(dir, 'pki'), '--edge-name', 'gw', ...certDevices]);
   const ports = { mqtt: await freePort(), amqp: await freePort(), https: await freePort(),
                   metrics: await freePort() };
   const routeLines = Object.entries(routes).map(([name, text]) => `${name} = ${JSON.stringify(text)}`);
@@ -85,6 +88,14 @@ export async function startGateway({ routes = {}, devices = [], modules = [], ex
   for (const id of devices) {
     connectionStrings[id] = ctl(['identity', 'add', id, '--config', configPath]).trim();
   }
+  for (const id of x509CaDevices) {
+    connectionStrings[id] = ctl(['identity', 'add', id, '--x509-ca', '--config', configPath]).trim();
+  }
+  for (const id of x509ThumbprintDevices) {
+    const cert = new crypto.X509Certificate(fs.readFileSync(path.join(dir, `pki/certs/iot-device-${id}-selfsigned.cert.pem`)));
+    const thumbprint = cert.fingerprint256.replaceAll(':', '');
+    connectionStrings[id] = ctl(['identity', 'add', id, '--x509-thumbprint', thumbprint, '--config', configPath]).trim();
+  }
   for (const id of modules) {
     connectionStrings[`${EDGE_DEVICE}/${id}`] = ctl(['identity', 'add', id, '--module', '--config', configPath]).trim();
   }
@@ -108,6 +119,11 @@ export async function startGateway({ routes = {}, devices = [], modules = [], ex
     dir, ports, child,
     ca: fs.readFileSync(path.join(dir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem'), 'utf8'),
     connectionString: (id) => connectionStrings[id],
+    /** PEM certificate and key of a demo device: CA-signed, or the self-signed one. */
+    deviceCertificate: (id, { selfSigned = false } = {}) => ({
+      cert: fs.readFileSync(path.join(dir, `pki/certs/iot-device-${id}${selfSigned ? '-selfsigned' : '-full-chain'}.cert.pem`), 'utf8'),
+      key: fs.readFileSync(path.join(dir, `pki/private/iot-device-${id}${selfSigned ? '-selfsigned' : ''}.key.pem`), 'utf8'),
+    }),
     log: () => log,
     metrics: async () => {
       const res = await fetch(`http://127.0.0.1:${ports.metrics}/metrics`);
