@@ -271,5 +271,47 @@ TEST_F(ForwarderTest, OtherDevicesQueuesAndUpstreamAreNotTakenAsModuleInputs) {
   EXPECT_EQ(forwarders.find("iothub"), nullptr);
 }
 
+// The upstream client will plug in here: the same reading, window, checkpoint and retry logic
+// with another delivery target.
+class RecordingSink final : public EndpointSink {
+ public:
+  std::uint64_t connection() const override { return online ? 1 : 0; }
+  void send(core::Message message, DoneCallback done) override {
+    sent.emplace_back(message.body_text());
+    dones.push_back(std::move(done));
+  }
+  void set_wake(std::function<void()> w) override { wake = std::move(w); }
+  std::string to_label() const override { return "upstream"; }
+  std::string input_label() const override { return ""; }
+
+  bool online = false;
+  std::function<void()> wake;
+  std::vector<std::string> sent;
+  std::vector<DoneCallback> dones;
+};
+
+TEST_F(ForwarderTest, AnyEndpointSinkReusesTheForwardingLogic) {
+  start({route("up", "FROM /messages/* INTO $upstream")});
+  auto sink = std::make_unique<RecordingSink>();
+  auto* up = sink.get();
+  ASSERT_TRUE(forwarders_->add_endpoint("iothub", std::move(sink), {routing::kDefaultPriority}));
+  EXPECT_FALSE(forwarders_->add_endpoint("iothub", std::make_unique<RecordingSink>(), {}));
+  send({"u1", "u2"});
+  settle();
+  EXPECT_TRUE(up->sent.empty());  // offline: the messages wait in the store
+  up->online = true;
+  up->wake();
+  settle();
+  ASSERT_EQ(up->sent, (std::vector<std::string>{"u1", "u2"}));
+  for (auto& d : up->dones)
+    d({});
+  settle();
+  EXPECT_TRUE(peek({"iothub", routing::kDefaultPriority}).empty());
+  EXPECT_EQ(counter("edgehub_messages_sent_total",
+                    {"from", "to", "from_route_output", "to_route_input", "priority"},
+                    {"dev1", "upstream", "", "", std::to_string(routing::kDefaultPriority)}),
+            2u);
+}
+
 }  // namespace
 }  // namespace edgehub::hub::testing
