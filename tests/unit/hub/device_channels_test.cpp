@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <thread>
 
 #include "edgehub/hub/errors.hpp"
 #include "support/hub/hub_test_support.hpp"
@@ -148,6 +150,38 @@ TEST_F(DeviceChannelsTest, FindIgnoresAChannelWhoseSessionIsGone) {
   auto reg = channels_.attach(dev_, ch);
   ch.reset();
   EXPECT_FALSE(channels_.find(dev_));
+}
+
+TEST_F(DeviceChannelsTest, ConcurrentSessionsLeaveAConsistentRegistry) {
+  // Four threads connect, subscribe and disconnect identities that overlap, so attaches race
+  // with supersessions and releases; afterwards nothing may be left registered or counted.
+  std::atomic<int> events{0};
+  auto watch = channels_.watch([&](const core::ClientId&) { events.fetch_add(1); });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto ch = std::make_shared<FakeChannel>(ioc_.get_executor());
+      for (int i = 0; i < 500; ++i) {
+        core::ClientId id{"dev" + std::to_string((i + t) % 7), ""};
+        auto reg = channels_.attach(id, ch);
+        reg.subscribe(Subscription::methods);
+        (void)channels_.find(id);
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(channels_.size(), 0u);
+  EXPECT_EQ(connected(), 0);
+  std::uint64_t connects = 0;
+  std::uint64_t disconnects = 0;
+  for (int d = 0; d < 7; ++d) {
+    connects += count("edgehub_client_connect_success_total", "dev" + std::to_string(d));
+    disconnects += count("edgehub_client_disconnect_total", "dev" + std::to_string(d));
+  }
+  EXPECT_EQ(connects, 2000u);
+  EXPECT_EQ(disconnects, 2000u);
+  EXPECT_GE(events.load(), 4000);
 }
 
 }  // namespace
