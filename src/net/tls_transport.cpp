@@ -17,7 +17,8 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr auto kShutdownDeadline = std::chrono::seconds(2);
+// How long a graceful close may wait for the peer's close_notify or close frame.
+constexpr auto kShutdownDeadline = std::chrono::milliseconds(500);
 
 std::string to_der(X509* cert) {
   const int len = i2d_X509(cert, nullptr);
