@@ -56,6 +56,12 @@ const boost::system::error_category& twin_category() noexcept {
   return category;
 }
 
+int twin_error_status(const boost::system::error_code& ec) noexcept {
+  if (ec.category() == twin_category()) return 400;
+  if (ec == Errc::too_many_pending) return 429;
+  return 500;
+}
+
 // --- validation and merging -----------------------------------------------------------------
 
 namespace {

@@ -6,6 +6,10 @@
 // and hands its parts to the protocol sessions.
 //
 // Thread safety: every member may be called from any thread.
+//
+// Lifetime: the parts post work to `executor` that refers back to them. Shut down in this
+// order: stop(), stop running the executor (or let it drain), destroy the sessions, the hub,
+// then the store; handlers still queued are then destroyed without running.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>

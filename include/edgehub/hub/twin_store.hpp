@@ -57,6 +57,10 @@ inline boost::system::error_code make_error_code(TwinErrc e) noexcept {
   return {static_cast<int>(e), twin_category()};
 }
 
+/// The status for a failed twin operation: 400 for a TwinErrc, 429 for Errc::too_many_pending,
+/// else 500.
+int twin_error_status(const boost::system::error_code& ec) noexcept;
+
 inline constexpr std::size_t kMaxTwinDepth = 10;
 inline constexpr std::size_t kMaxTwinNameBytes = 1024;
 inline constexpr std::size_t kMaxTwinStringBytes = 4096;

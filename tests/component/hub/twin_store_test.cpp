@@ -130,6 +130,9 @@ TEST_F(TwinStoreTest, EveryValidationRuleRefusesWith400Reasons) {
             TwinErrc::document_too_large);
   const auto ec = make_error_code(TwinErrc::too_deep);
   EXPECT_NE(ec.message().find("depth"), std::string::npos);
+  EXPECT_EQ(twin_error_status(ec), 400);
+  EXPECT_EQ(twin_error_status(make_error_code(Errc::too_many_pending)), 429);
+  EXPECT_EQ(twin_error_status(make_error_code(Errc::storage_failure)), 500);
   // Nothing refused was applied: only the valid patches moved the version.
   EXPECT_EQ(get(kDev)["reported"]["$version"], 5);
 }
