@@ -42,6 +42,12 @@ SessionStats::SessionStats(ops::Registry& r)
 namespace {
 
 constexpr std::size_t kReadBufferBytes = 16 * 1024;
+// Store state namespace of persistent (clean session 0) MQTT sessions: key = client id,
+// value = one byte of hub::Subscription bits.
+constexpr std::string_view kSessionNamespace = "mqtt.session";
+constexpr hub::Subscription kAllSubscriptions[] = {
+    hub::Subscription::module_inputs, hub::Subscription::methods,
+    hub::Subscription::desired_properties, hub::Subscription::c2d};
 // A slow consumer may hold this much unsent data before the session is closed for it.
 constexpr std::size_t kMaxOutboxBytes = 4 * 1024 * 1024;
 
@@ -112,6 +118,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void execute(proto::Events events);
   void handle(proto::Packet&& packet);
   void on_connect(proto::Connect&& connect);
+  void finish_connect(bool session_present, const identity::AuthenticatedIdentity& auth,
+                      std::uint16_t keep_alive);
+  void persist_subscriptions(std::function<void()> then);
   void on_publish(proto::Publish&& publish);
   void on_subscribe(const proto::Subscribe& subscribe);
   void on_unsubscribe(const proto::Unsubscribe& unsubscribe);
@@ -166,6 +175,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;
   bool clean_disconnect_ = false;
   bool connected_ = false;
+  bool persistent_ = false;  ///< clean session 0: subscriptions outlive the connection
 };
 
 void Channel::deliver_input(core::Message message, std::string input, hub::DoneCallback done) {
@@ -297,14 +307,65 @@ void Session::on_connect(proto::Connect&& connect) {
   }
   channel_ = std::make_shared<Channel>(weak_from_this(), executor_);
   registration_ = ctx_.channels->attach(identity_, channel_);
-  auto accepted = conn_.accept(/*session_present=*/false, ctx_.clock->steady_now());
+  const auto key = identity_.to_string();
+  const auto keep_alive = connect.keep_alive;
+  auto self = shared_from_this();
+  if (connect.clean_session) {
+    // A clean session discards whatever an earlier persistent session left.
+    ctx_.store->async_erase_state(
+        std::string(kSessionNamespace), key,
+        asio::bind_executor(executor_, [self, auth = *auth, keep_alive](core::Result<bool>) {
+          self->finish_connect(false, auth, keep_alive);
+        }));
+    return;
+  }
+  persistent_ = true;
+  ctx_.store->async_get_state(
+      std::string(kSessionNamespace), key,
+      asio::bind_executor(executor_, [self, auth = *auth, keep_alive](
+                                         core::Result<std::optional<std::vector<std::byte>>> r) {
+        if (!r) return self->begin_close(r.error(), "session state not readable");
+        const bool present = r->has_value() && !(*r)->empty();
+        if (present) {
+          hub::Subscriptions restored;
+          const auto bits = static_cast<std::uint8_t>((**r)[0]);
+          for (auto s : kAllSubscriptions) {
+            if (bits & static_cast<std::uint8_t>(s)) restored.add(s);
+          }
+          self->registration_.set_subscriptions(restored);
+        }
+        self->finish_connect(present, auth, keep_alive);
+      }));
+}
+
+void Session::finish_connect(bool session_present, const identity::AuthenticatedIdentity& auth,
+                             std::uint16_t keep_alive) {
+  if (closing_) return;
+  auto accepted = conn_.accept(session_present, ctx_.clock->steady_now());
   if (!accepted) return begin_close(accepted.error(), "internal state");
   connected_ = true;
   ctx_.stats->connects.with({std::string(transport_label_), "ok"}).inc();
-  ops::log(spdlog::level::info, fields(), "MQTT connected ({}, keep-alive {} s, {})",
-           identity::to_string(auth->method), connect.keep_alive, transport_label_);
-  if (auth->method == identity::AuthType::sas) arm_token_expiry(auth->expires_at);
+  ops::log(spdlog::level::info, fields(), "MQTT connected ({}, keep-alive {} s, {}{})",
+           identity::to_string(auth.method), keep_alive, transport_label_,
+           session_present ? ", session resumed" : "");
+  if (auth.method == identity::AuthType::sas) arm_token_expiry(auth.expires_at);
   execute(std::move(*accepted));
+}
+
+void Session::persist_subscriptions(std::function<void()> then) {
+  if (!persistent_) return then();
+  const auto bits = registration_.subscriptions().bits();
+  ctx_.store->async_put_state(
+      std::string(kSessionNamespace), identity_.to_string(), {static_cast<std::byte>(bits)},
+      asio::bind_executor(executor_,
+                          [weak = weak_from_this(), then = std::move(then)](core::Result<void> r) {
+                            auto s = weak.lock();
+                            if (!s) return;
+                            // The acknowledgement waits for the subscription to be durable, so a
+                            // SUBACK is never followed by a restart that forgot it.
+                            if (!r) return s->begin_close(r.error(), "session state not writable");
+                            then();
+                          }));
 }
 
 void Session::arm_token_expiry(core::SystemTime expires_at) {
@@ -407,7 +468,7 @@ void Session::on_subscribe(const proto::Subscribe& subscribe) {
     }
     ack.return_codes.push_back(static_cast<std::uint8_t>(granted_qos(s.qos)));
   }
-  send_packet(ack);
+  persist_subscriptions([this, ack = std::move(ack)] { send_packet(ack); });
 }
 
 void Session::on_unsubscribe(const proto::Unsubscribe& unsubscribe) {
@@ -431,7 +492,7 @@ void Session::on_unsubscribe(const proto::Unsubscribe& unsubscribe) {
         break;
     }
   }
-  send_packet(proto::Unsuback{unsubscribe.packet_id});
+  persist_subscriptions([this, id = unsubscribe.packet_id] { send_packet(proto::Unsuback{id}); });
 }
 
 void Session::on_puback(std::uint16_t packet_id) {

@@ -22,6 +22,7 @@
 #include "edgehub/identity/authenticator.hpp"
 #include "edgehub/net/transport.hpp"
 #include "edgehub/ops/metrics.hpp"
+#include "edgehub/store/message_store.hpp"
 
 namespace edgehub::mqtt {
 
@@ -44,6 +45,8 @@ struct SessionContext {
   const identity::Authenticator* authenticator = nullptr;
   hub::Ingress* ingress = nullptr;
   hub::DeviceChannels* channels = nullptr;
+  /// Where clean-session-0 subscriptions are kept (state namespace "mqtt.session").
+  store::MessageStore* store = nullptr;
   SessionStats* stats = nullptr;
   const core::Clock* clock = nullptr;
 };

@@ -178,6 +178,7 @@ void Gateway::start_pipeline() {
   mqtt_context_.authenticator = authenticator_.get();
   mqtt_context_.ingress = ingress_.get();
   mqtt_context_.channels = &channels_;
+  mqtt_context_.store = store_.get();
   mqtt_context_.stats = &mqtt_stats_;
   mqtt_context_.clock = &clock_;
 }
