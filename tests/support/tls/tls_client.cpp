@@ -134,6 +134,12 @@ bool TlsClient::write_raw(const std::string& data) {
   return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
 }
 
+std::string TlsClient::read_some() {
+  char buf[16384];
+  const int n = SSL_read(ssl_->ssl, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
+
 std::string TlsClient::read_until(const std::string& needle) {
   std::string out;
   char buf[4096];

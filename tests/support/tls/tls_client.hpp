@@ -42,6 +42,8 @@ class TlsClient {
   bool write(const std::string& data);
   /// Raw bytes on the TCP socket, bypassing TLS (garbage tests).
   bool write_raw(const std::string& data);
+  /// Whatever arrives next (at least one byte), or empty on EOF/timeout.
+  std::string read_some();
   /// Reads until `needle` appears (or EOF/timeout); returns what was read.
   std::string read_until(const std::string& needle);
   /// True when the server closed the connection (EOF or reset) within the timeout.
