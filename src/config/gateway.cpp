@@ -242,8 +242,8 @@ void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
   r.check_keys(t, prefix,
                {"state_dir", "identities", "upstream_protocol", "authentication_mode", "metrics",
                 "proxy", "server_cert_extra_sans", "server_cert_days", "server_cert_validity_secs",
-                "drain_timeout_secs",
-                "log_level", "device_id", "iothub_hostname", "listen", "store", "routes", "limits"},
+                "drain_timeout_secs", "log_level", "device_id", "iothub_hostname", "listen",
+                "store", "routes", "limits"},
                Severity::error);
   if (const auto f = Reader::field(t, prefix, "state_dir")) {
     if (auto p = r.absolute_path(f)) out.state_dir = std::move(*p);

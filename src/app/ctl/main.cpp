@@ -39,7 +39,8 @@ void print_usage(std::FILE* out) {
     std::fprintf(out, "  %-18.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                  static_cast<int>(c.summary.size()), c.summary.data());
   }
-  std::fprintf(out, "\nexit codes: 0 ok, 1 problems found or operation failed, 2 usage, 78 config\n");
+  std::fprintf(out,
+               "\nexit codes: 0 ok, 1 problems found or operation failed, 2 usage, 78 config\n");
 }
 
 int dispatch(int argc, char** argv) {
@@ -64,4 +65,6 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 }  // namespace edgehub::app::ctl
 
-int main(int argc, char** argv) { return edgehub::app::ctl::dispatch(argc, argv); }
+int main(int argc, char** argv) {
+  return edgehub::app::ctl::dispatch(argc, argv);
+}
