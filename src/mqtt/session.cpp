@@ -12,6 +12,7 @@
 #include <cstring>
 #include <deque>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "edgehub/hub/errors.hpp"
 #include "edgehub/mqtt/iothub_topics.hpp"
@@ -126,6 +127,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_unsubscribe(const proto::Unsubscribe& unsubscribe);
   void on_puback(std::uint16_t packet_id);
   void accept_telemetry(core::Message message, std::uint16_t packet_id, proto::QoS qos);
+  void on_twin_request(const InboundTopic& topic, std::vector<std::byte> payload);
+  void send_twin_response(int status, std::string rid, std::optional<std::int64_t> version,
+                          std::string body);
   void flush_acks();
   void send_packet(const proto::Packet& packet);
   bool publish(proto::Publish packet, hub::DoneCallback done);
@@ -383,8 +387,18 @@ void Session::arm_token_expiry(core::SystemTime expires_at) {
 
 void Session::on_publish(proto::Publish&& publish) {
   const auto topic = classify_publish_topic(publish.topic);
+  if (topic.kind == TopicKind::twin_get || topic.kind == TopicKind::twin_reported_patch) {
+    return on_twin_request(topic, std::move(publish.payload));
+  }
+  if (topic.kind == TopicKind::method_response) {
+    ctx_.methods->on_method_response(
+        identity_, topic.rid, topic.status,
+        std::string(reinterpret_cast<const char*>(publish.payload.data()), publish.payload.size()));
+    if (publish.qos == proto::QoS::at_least_once) send_packet(proto::Puback{publish.packet_id});
+    return;
+  }
   if (topic.kind != TopicKind::telemetry) {
-    // Twin and method topics are served by the hub's twin store and method router.
+    // IoT Hub is not a broker: any other topic closes the connection (iot-hub-protocol.md §2.2).
     ctx_.stats->refused.with({"topic"}).inc();
     return begin_close(proto::Errc::protocol_error, "PUBLISH to an unsupported topic");
   }
@@ -436,6 +450,53 @@ void Session::flush_acks() {
     if (p.qos1) send_packet(proto::Puback{p.packet_id});
   }
   read_wake_.cancel();
+}
+
+void Session::on_twin_request(const InboundTopic& topic, std::vector<std::byte> payload) {
+  // Twin requests are QoS 0 in every SDK; the answer goes to $iothub/twin/res/{status}/.
+  std::string rid(topic.rid);
+  auto fail = [](int status, const core::ErrorCode& ec) {
+    // The Node SDK ignores the status digits and treats a body with errorCode as the failure.
+    return std::pair<int, std::string>(
+        status, nlohmann::json{{"errorCode", status}, {"message", ec.message()}}.dump());
+  };
+  if (topic.kind == TopicKind::twin_get) {
+    ctx_.twins->async_get(
+        identity_, asio::bind_executor(executor_, [weak = weak_from_this(), rid,
+                                                   fail](core::Result<std::string> r) mutable {
+          auto s = weak.lock();
+          if (!s) return;
+          if (!r) {
+            auto [status, body] = fail(hub::twin_error_status(r.error()), r.error());
+            return s->send_twin_response(status, std::move(rid), std::nullopt, std::move(body));
+          }
+          s->send_twin_response(200, std::move(rid), std::nullopt, std::move(*r));
+        }));
+    return;
+  }
+  ctx_.twins->async_update_reported(
+      identity_, std::string(reinterpret_cast<const char*>(payload.data()), payload.size()),
+      asio::bind_executor(
+          executor_, [weak = weak_from_this(), rid, fail](core::Result<std::int64_t> r) mutable {
+            auto s = weak.lock();
+            if (!s) return;
+            if (!r) {
+              s->ctx_.stats->refused.with({"twin_patch"}).inc();
+              auto [status, body] = fail(hub::twin_error_status(r.error()), r.error());
+              return s->send_twin_response(status, std::move(rid), std::nullopt, std::move(body));
+            }
+            s->send_twin_response(204, std::move(rid), *r, {});
+          }));
+}
+
+void Session::send_twin_response(int status, std::string rid, std::optional<std::int64_t> version,
+                                 std::string body) {
+  if (closing_) return;
+  proto::Publish packet;
+  packet.topic = twin_response_topic(status, rid, version);
+  packet.payload.resize(body.size());
+  if (!body.empty()) std::memcpy(packet.payload.data(), body.data(), body.size());
+  publish(std::move(packet), {});
 }
 
 void Session::on_subscribe(const proto::Subscribe& subscribe) {

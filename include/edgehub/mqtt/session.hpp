@@ -19,6 +19,8 @@
 #include "edgehub/core/clock.hpp"
 #include "edgehub/hub/device_channels.hpp"
 #include "edgehub/hub/ingress.hpp"
+#include "edgehub/hub/method_router.hpp"
+#include "edgehub/hub/twin_store.hpp"
 #include "edgehub/identity/authenticator.hpp"
 #include "edgehub/net/transport.hpp"
 #include "edgehub/ops/metrics.hpp"
@@ -45,6 +47,8 @@ struct SessionContext {
   const identity::Authenticator* authenticator = nullptr;
   hub::Ingress* ingress = nullptr;
   hub::DeviceChannels* channels = nullptr;
+  hub::TwinStore* twins = nullptr;
+  hub::MethodRouter* methods = nullptr;
   /// Where clean-session-0 subscriptions are kept (state namespace "mqtt.session").
   store::MessageStore* store = nullptr;
   SessionStats* stats = nullptr;

@@ -169,6 +169,10 @@ void Gateway::start_pipeline() {
         }
       });
   ensure_forwarders(*routes);
+  methods_ = std::make_unique<hub::MethodRouter>(channels_, scheduler_, registry_, clock_,
+                                                 io_.get_executor());
+  twins_ = std::make_unique<hub::TwinStore>(*store_, channels_, ingress_.get(), registry_, clock_,
+                                            io_.get_executor());
   spdlog::info("{} routes, {} module-input endpoints", routes->routes().size(), forwarders_.size());
 
   limits_ = cfg.limits;
@@ -179,6 +183,8 @@ void Gateway::start_pipeline() {
   mqtt_context_.ingress = ingress_.get();
   mqtt_context_.channels = &channels_;
   mqtt_context_.store = store_.get();
+  mqtt_context_.twins = twins_.get();
+  mqtt_context_.methods = methods_.get();
   mqtt_context_.stats = &mqtt_stats_;
   mqtt_context_.clock = &clock_;
 }
@@ -205,6 +211,9 @@ void Gateway::teardown() {
     f->stop();
   forwarders_.clear();
   listeners_.clear();
+  if (methods_) methods_->shutdown(hub::Errc::shutting_down);
+  methods_.reset();
+  twins_.reset();
   ingress_.reset();
   store_.reset();
 }

@@ -16,7 +16,9 @@
 #include "edgehub/hub/device_channels.hpp"
 #include "edgehub/hub/forwarder.hpp"
 #include "edgehub/hub/ingress.hpp"
+#include "edgehub/hub/method_router.hpp"
 #include "edgehub/hub/scheduler.hpp"
+#include "edgehub/hub/twin_store.hpp"
 #include "edgehub/identity/authenticator.hpp"
 #include "edgehub/identity/registry.hpp"
 #include "edgehub/mqtt/session.hpp"
@@ -98,6 +100,8 @@ class Gateway {
   // After io_: the store posts completions onto it, and is closed (its thread joined) first.
   std::unique_ptr<store::MessageStore> store_;
   std::unique_ptr<hub::RoutingIngress> ingress_;
+  std::unique_ptr<hub::MethodRouter> methods_;
+  std::unique_ptr<hub::TwinStore> twins_;
   std::map<std::string, std::shared_ptr<hub::Forwarder>> forwarders_;  ///< by endpoint id
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
