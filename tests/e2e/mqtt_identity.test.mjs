@@ -132,6 +132,9 @@ for (const [name, Transport] of [['Mqtt', mqttSdk.Mqtt], ['MqttWs', mqttSdk.Mqtt
         assert.equal(fromProducer()[0].from.properties.getValue('kind'), 'reading');
         await new Promise((r) => setTimeout(r, 300));
         assert.equal(fromProducer().length, 1, 'output "other" matches no route');
+        assert.match(await gateway.metrics(),
+                     /edgehub_messages_dropped_total\{reason="no_route",from="gw\/producer",from_route_output="other"[^}]*\} 1/,
+                     'acknowledged, dropped and counted');
       } finally {
         await producer.close();
         await consumer.close();

@@ -80,6 +80,26 @@ for (const [name, Transport] of [['Mqtt', mqttSdk.Mqtt], ['MqttWs', mqttSdk.Mqtt
         assert.equal(alerts.length, 1, 'the WHERE filter on an application property');
         assert.equal(JSON.parse(alerts[0].msg.data.toString()).seq, 3);
         assert.equal(received.filter((r) => r.input === 'hot').length, 0, 'the $body filter matched nothing hot');
+
+        // edgeHub's metric names and labels, plus edgehubd's own, as a dashboard reads them.
+        // Counters follow acknowledgements that may still be in flight: poll until they agree.
+        const expectations = [
+          [/edgehub_messages_received_total\{id="sensor-1"[^}]*\} (\d+)/, 5],
+          [/edgehub_messages_sent_total\{from="sensor-1",to="gw\/filter"[^}]*to_route_input="in1"[^}]*\} (\d+)/, 5],
+          [/edgehub_connected_clients\{[^}]*\} (\d+)/, 2],
+          [/edgehub_client_connect_success_total\{id="sensor-1"[^}]*\} (\d+)/, 1],
+          [/edgehub_message_size_bytes_count\{id="sensor-1"[^}]*\} (\d+)/, 5],
+          [/edgehubd_bytes_received_total\{protocol="mqtt"[^}]*\} (\d+)/, 1],
+          [/edgehubd_bytes_sent_total\{protocol="mqtt"[^}]*\} (\d+)/, 1],
+        ];
+        let metrics = '';
+        let unmet = expectations;
+        for (let i = 0; i < 50 && unmet.length > 0; i++) {
+          metrics = await gateway.metrics();
+          unmet = expectations.filter(([re, min]) => !(Number((metrics.match(re) || [])[1] ?? NaN) >= min));
+          if (unmet.length > 0) await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.deepEqual(unmet.map(([re]) => String(re)), [], metrics);
       } finally {
         await device.close();
         await module.close();
