@@ -76,7 +76,20 @@ edgehubd demo (test-only certificates; see docs/operations.md for a real install
   identities    : $ctl identity list --config $demo/config.toml
   connection strings for your devices (also in $demo/connection-strings.txt):
 $(sed 's/^/    /' "$demo/connection-strings.txt")
+  sample traffic: a simulated device sensor-1 and the module filter (scripts/demo-traffic.mjs)
   stop          : Ctrl-C
 
 INFO
-exec "$bin" --config "$demo/config.toml" --log-target stderr
+"$bin" --config "$demo/config.toml" --log-target stderr &
+gateway=$!
+trap 'kill $gateway $traffic 2>/dev/null; wait $gateway' INT TERM EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$metrics/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+traffic=
+if [[ -d tests/e2e/node_modules ]]; then
+  node scripts/demo-traffic.mjs "$demo" "$mqtt" &
+  traffic=$!
+fi
+wait $gateway
