@@ -189,3 +189,79 @@ TEST_F(MqttWire, SubscriptionsOutsideTheIdentitysSpaceAreRefusedWith0x80) {
 
 }  // namespace
 }  // namespace edgehub::testing
+
+namespace edgehub::testing {
+namespace {
+
+// A full store (quota reached, when_full = "refuse") is a retryable refusal: the device gets no
+// PUBACK for the refused message and its connection is closed with a logged reason, so the SDK
+// reconnects and resends; nothing acknowledged is dropped to make room.
+class MqttStoreFull : public TlsGatewayTest {};
+
+TEST_F(MqttStoreFull, RefusedMessagesAreNotAcknowledgedAndTheConnectionIsClosed) {
+  test::write_file(
+      dir_ / "identities.toml",
+      std::string("[[device]]\nid = \"dev1\"\nauth = \"sas\"\nprimary_key = \"") + kKey + "\"\n",
+      std::filesystem::perms(0600));
+  auto text_extra = "identities = \"file://" + (dir_ / "identities.toml").string() + "\"\n";
+  auto gateway = start_gateway(text_extra);
+  auto config = read_file(dir_ / "config.toml");
+  config +=
+      "[gateway.store]\nmax_disk_mb = 1\nwhen_full = \"refuse\"\n[gateway.routes]\nall = "
+      "\"FROM /messages/* INTO $upstream\"\n";
+  gateway->signal(SIGTERM);
+  ASSERT_EQ(gateway->wait_for(15s), 0);
+  write_file(dir_ / "config.toml", config);
+  std::filesystem::remove(dir_ / "state/store.db");
+  gateway = std::make_unique<ChildProcess>(
+      std::vector<std::string>{EDGEHUBD_BINARY, "--config", (dir_ / "config.toml").string(),
+                               "--log-target", "stderr"},
+      std::vector<std::string>{notify_.env()}, dir_.path());
+  ASSERT_TRUE(notify_.wait_for("READY=1", 20s)) << gateway->stderr_text();
+
+  proto::Connect c;
+  c.client_id = "dev1";
+  c.keep_alive = 60;
+  c.username = "hub.azure-devices.net/dev1/?api-version=2021-04-12";
+  auto token = identity::make_sas_token("hub.azure-devices.net/devices/dev1", kKey,
+                                        std::chrono::system_clock::now() + 1h);
+  c.password =
+      std::vector<std::byte>(reinterpret_cast<const std::byte*>(token->data()),
+                             reinterpret_cast<const std::byte*>(token->data()) + token->size());
+  TlsClient client(client_options(ports_.mqtt));
+  ASSERT_TRUE(client.connect());
+  ASSERT_TRUE(client.write(bytes_of(c)));
+  ASSERT_NE(client.read_until(std::string("\x20\x02\x00\x00", 4)).size(), 0u);
+
+  // 16 KiB messages, one at a time: a 1 MiB quota refuses one within a few hundred.
+  int acknowledged = 0;
+  bool closed = false;
+  for (std::uint16_t id = 1; id < 2000 && !closed; ++id) {
+    proto::Publish p;
+    p.qos = proto::QoS::at_least_once;
+    p.packet_id = id;
+    p.topic = "devices/dev1/messages/events/";
+    p.payload.assign(16 * 1024, std::byte{'x'});
+    if (!client.write(bytes_of(p))) {
+      closed = true;
+      break;
+    }
+    const std::string puback{'\x40', '\x02', static_cast<char>(id >> 8),
+                             static_cast<char>(id & 0xff)};
+    if (client.read_until(puback).find(puback) != std::string::npos) {
+      ++acknowledged;
+    } else {
+      closed = true;
+    }
+  }
+  EXPECT_TRUE(closed) << "the store never filled";
+  EXPECT_GT(acknowledged, 10) << "messages within the quota are acknowledged";
+  EXPECT_TRUE(client.wait_closed(5s));
+  const auto log = gateway->stderr_text();
+  EXPECT_NE(log.find("message not accepted"), std::string::npos) << log;
+  gateway->signal(SIGTERM);
+  EXPECT_EQ(gateway->wait_for(15s), 0);
+}
+
+}  // namespace
+}  // namespace edgehub::testing
