@@ -5,6 +5,7 @@
 #include <string>
 
 #include "app/ctl/check_certificates.hpp"
+#include "app/ctl/check_ports.hpp"
 #include "app/ctl/check_report.hpp"
 #include "app/ctl/commands.hpp"
 #include "edgehub/config/load.hpp"
@@ -118,7 +119,10 @@ int run_check(Args args) {
   }
   CheckReport report;
   const auto cfg = check_configuration(path, report);
-  if (cfg && !config_only) check_certificates(*cfg, report);
+  if (cfg && !config_only) {
+    check_certificates(*cfg, report);
+    check_ports(*cfg, report);
+  }
   const std::string text = report.render();
   std::fwrite(text.data(), 1, text.size(), stdout);
   return report.exit_code();
