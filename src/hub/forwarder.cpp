@@ -155,8 +155,10 @@ void Forwarder::pump() {
     store_.async_peek_after(
         store::QueueId{endpoint_id_, priority}, q.read_after, want,
         boost::asio::bind_executor(
-            strand_, [self = shared_from_this(), priority, epoch = q.epoch, want,
-                      notes = q.notes](core::Result<std::vector<store::StoredEntry>> r) mutable {
+            // Captured by copy under a new name: clang 14 cannot capture a structured binding.
+            strand_,
+            [self = shared_from_this(), priority = std::uint32_t{priority}, epoch = q.epoch, want,
+             notes = q.notes](core::Result<std::vector<store::StoredEntry>> r) mutable {
               self->on_peek(priority, epoch, want, notes, std::move(r));
             }));
     return;

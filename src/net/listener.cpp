@@ -140,7 +140,7 @@ struct Listener::State {
         tls(store),
         limits(l),
         global_budget(global),
-        own_budget(l.max_connections_per_listener),
+        own_budget(std::make_shared<ConnectionBudget>(l.max_connections_per_listener)),
         stats(s),
         handlers(std::move(h)) {}
 
@@ -150,7 +150,7 @@ struct Listener::State {
   const TlsContextStore& tls;
   config::LimitsConfig limits;
   ConnectionBudget& global_budget;
-  ConnectionBudget own_budget;
+  std::shared_ptr<ConnectionBudget> own_budget;
   ListenerStats& stats;
   ListenerHandlers handlers;
   bool stopped = false;
@@ -339,13 +339,13 @@ asio::awaitable<void> accept_loop(StatePtr state) {
       socket.close(ec);
       continue;
     }
-    if (!state->own_budget.try_acquire()) {
+    if (!state->own_budget->try_acquire()) {
       state->global_budget.release();
       state->stats.refused.with({name, "max_connections_per_listener"}).inc();
       socket.close(ec);
       continue;
     }
-    ConnectionSlot slot(&state->global_budget, &state->own_budget, &active);
+    ConnectionSlot slot(&state->global_budget, state->own_budget, &active);
     socket.set_option(tcp::no_delay(true), ec);
     asio::co_spawn(state->io, handle_connection(state, std::move(socket), std::move(slot)),
                    asio::detached);
