@@ -38,6 +38,8 @@ if command -v ccache >/dev/null 2>&1; then
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
   # Paths relative to the checkout, so a clone in another folder (CI) reuses the same objects.
   export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+  # Debug builds would otherwise hash the build directory too (it is in the debug info).
+  export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-true}
 fi
 
 mkdir -p "$build"
