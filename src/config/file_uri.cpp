@@ -2,6 +2,7 @@
 
 #include "edgehub/config/errors.hpp"
 #include "edgehub/config/parse.hpp"
+#include "edgehub/core/hex.hpp"
 
 namespace edgehub::config {
 namespace {
@@ -28,13 +29,6 @@ bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 }  // namespace
@@ -70,8 +64,8 @@ core::Result<std::filesystem::path> file_uri_to_path(std::string_view uri) {
       continue;
     }
     if (i + 2 >= rest.size()) return ConfigErrc::bad_uri_path;
-    const int hi = hex_value(rest[i + 1]);
-    const int lo = hex_value(rest[i + 2]);
+    const int hi = core::hex_digit_value(rest[i + 1]);
+    const int lo = core::hex_digit_value(rest[i + 2]);
     if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return ConfigErrc::bad_uri_path;
     path += static_cast<char>(hi * 16 + lo);
     i += 2;

@@ -7,6 +7,7 @@
 
 #include <boost/system/error_code.hpp>
 
+#include "edgehub/core/hex.hpp"
 #include "identity/crypto.hpp"
 
 namespace edgehub::identity {
@@ -21,13 +22,6 @@ int base64_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0' + 52;
   if (c == '+') return 62;
   if (c == '/') return 63;
-  return -1;
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
@@ -103,7 +97,7 @@ std::optional<Bytes> parse_thumbprint(std::string_view text) {
       if (high >= 0) return std::nullopt;  // a separator inside a byte
       continue;
     }
-    const int v = hex_value(c);
+    const int v = core::hex_digit_value(c);
     if (v < 0) return std::nullopt;
     if (high < 0) {
       high = v;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <limits>
 
+#include "edgehub/core/hex.hpp"
 #include "edgehub/core/message.hpp"
 #include "identity/crypto.hpp"
 
@@ -19,13 +20,6 @@ constexpr std::int64_t kMaxExpiry =
 
 bool is_space(char c) noexcept {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 bool is_unreserved(unsigned char c) noexcept {
@@ -252,8 +246,8 @@ std::optional<std::string> url_decode(std::string_view text) {
       continue;
     }
     if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex_value(text[i + 1]);
-    const int low = hex_value(text[i + 2]);
+    const int high = core::hex_digit_value(text[i + 1]);
+    const int low = core::hex_digit_value(text[i + 2]);
     if (high < 0 || low < 0) return std::nullopt;
     out += static_cast<char>(high << 4 | low);
     i += 2;

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "edgehub/core/hex.hpp"
 #include "edgehub/mqtt_proto/codec.hpp"
 
 namespace edgehub::mqtt {
@@ -43,13 +44,6 @@ constexpr std::array<SystemKey, 7> kOutboundKeys = {{
     {"$.exp", SystemProperty::absolute_expiry_time},
 }};
 
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool unreserved(char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '.' || c == '_' || c == '~';
@@ -73,8 +67,8 @@ std::optional<std::string> percent_decode(std::string_view text, bool plus_is_sp
     const char c = text[i];
     if (c == '%') {
       if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hex_value(text[i + 1]);
-      const int lo = hex_value(text[i + 2]);
+      const int hi = core::hex_digit_value(text[i + 1]);
+      const int lo = core::hex_digit_value(text[i + 2]);
       if (hi < 0 || lo < 0) return std::nullopt;
       out += static_cast<char>(hi * 16 + lo);
       i += 2;

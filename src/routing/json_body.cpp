@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "edgehub/core/hex.hpp"
 #include "routing/text.hpp"
 
 namespace edgehub::routing::detail {
@@ -15,13 +16,6 @@ bool is_json_ws(char c) noexcept {
 bool is_digit(char c) noexcept {
   return c >= '0' && c <= '9';
 }
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 class Validator {
  public:
   explicit Validator(std::string_view s) noexcept : s_(s) {}
@@ -59,7 +53,7 @@ class Validator {
         if (e == 'u') {
           if (i_ + 6 > s_.size()) return false;
           for (std::size_t k = i_ + 2; k < i_ + 6; ++k) {
-            if (hex_value(s_[k]) < 0) return false;
+            if (core::hex_digit_value(s_[k]) < 0) return false;
           }
           i_ += 6;
           continue;
@@ -244,13 +238,13 @@ std::string_view decode_string(std::string_view s, std::size_t i, Arena& arena) 
       case 'u': {
         char32_t u = 0;
         for (std::size_t m = 0; m < 4; ++m)
-          u = u * 16 + static_cast<char32_t>(hex_value(raw[k + m]));
+          u = u * 16 + static_cast<char32_t>(core::hex_digit_value(raw[k + m]));
         k += 4;
         if (u >= 0xD800 && u <= 0xDBFF && k + 6 <= raw.size() && raw[k] == '\\' &&
             raw[k + 1] == 'u') {
           char32_t lo = 0;
           for (std::size_t m = 0; m < 4; ++m) {
-            lo = lo * 16 + static_cast<char32_t>(hex_value(raw[k + 2 + m]));
+            lo = lo * 16 + static_cast<char32_t>(core::hex_digit_value(raw[k + 2 + m]));
           }
           if (lo >= 0xDC00 && lo <= 0xDFFF) {
             u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);

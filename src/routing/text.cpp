@@ -5,15 +5,10 @@
 #include <cstdint>
 #include <limits>
 
+#include "edgehub/core/hex.hpp"
+
 namespace edgehub::routing::detail {
 namespace {
-
-int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_dotnet_space(char c) noexcept {
   return c == ' ' || (c >= '\t' && c <= '\r');
@@ -102,7 +97,7 @@ std::string unescape_literal(std::string_view in) {
       int v = 0;
       bool ok = true;
       for (std::size_t k = i + 2; k < i + 6; ++k) {
-        const int h = hex_value(in[k]);
+        const int h = core::hex_digit_value(in[k]);
         if (h < 0) {
           ok = false;
           break;
