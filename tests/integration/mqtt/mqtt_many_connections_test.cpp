@@ -10,6 +10,7 @@
 
 #include "edgehub/identity/sas_token.hpp"
 #include "edgehub/mqtt_proto/codec.hpp"
+#include "integration/mqtt/mqtt_test_client.hpp"
 #include "integration/tls/tls_fixture.hpp"
 
 namespace edgehub::testing {
@@ -18,28 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace proto = mqtt_proto;
 
-constexpr const char* kKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 constexpr int kDevices = 1000;
-
-std::string encoded(const proto::Packet& p) {
-  auto bytes = proto::encode(p);
-  return std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size());
-}
-
-std::string connect_packet(const std::string& device, const std::string& module = "") {
-  proto::Connect c;
-  const auto id = module.empty() ? device : device + "/" + module;
-  c.client_id = id;
-  c.keep_alive = 120;
-  c.username = "hub.azure-devices.net/" + id + "/?api-version=2021-04-12";
-  const auto resource =
-      "hub.azure-devices.net/devices/" + device + (module.empty() ? "" : "/modules/" + module);
-  auto token = identity::make_sas_token(resource, kKey, std::chrono::system_clock::now() + 1h);
-  c.password =
-      std::vector<std::byte>(reinterpret_cast<const std::byte*>(token->data()),
-                             reinterpret_cast<const std::byte*>(token->data()) + token->size());
-  return encoded(c);
-}
 
 class ManyConnections : public TlsGatewayTest {};
 
@@ -53,9 +33,9 @@ TEST_F(ManyConnections, AThousandDevicesPublishOnceAndEveryMessageIsAcknowledged
   std::string identities;
   for (int i = 0; i < kDevices; ++i) {
     identities += "[[device]]\nid = \"d" + std::to_string(i) +
-                  "\"\nauth = \"sas\"\nprimary_key = \"" + kKey + "\"\n";
+                  "\"\nauth = \"sas\"\nprimary_key = \"" + kTestKey + "\"\n";
   }
-  identities += std::string("[[module]]\nid = \"sink\"\nprimary_key = \"") + kKey + "\"\n";
+  identities += std::string("[[module]]\nid = \"sink\"\nprimary_key = \"") + kTestKey + "\"\n";
   test::write_file(dir_ / "identities.toml", identities, std::filesystem::perms(0600));
   auto gateway =
       start_gateway("identities = \"file://" + (dir_ / "identities.toml").string() + "\"\n",
@@ -76,7 +56,7 @@ TEST_F(ManyConnections, AThousandDevicesPublishOnceAndEveryMessageIsAcknowledged
   for (int i = 0; i < kDevices; ++i) {
     auto c = std::make_unique<TlsClient>(client_options(ports_.mqtt));
     ASSERT_TRUE(c->connect()) << i << ": " << c->error();
-    ASSERT_TRUE(c->write(connect_packet("d" + std::to_string(i))));
+    ASSERT_TRUE(c->write(encoded(sas_connect("d" + std::to_string(i), "", 120))));
     devices.push_back(std::move(c));
   }
   const std::string connack("\x20\x02\x00\x00", 4);
@@ -104,7 +84,7 @@ TEST_F(ManyConnections, AThousandDevicesPublishOnceAndEveryMessageIsAcknowledged
   // The module receives all of them from the store.
   TlsClient module(client_options(ports_.mqtt));
   ASSERT_TRUE(module.connect());
-  ASSERT_TRUE(module.write(connect_packet("gw", "sink")));
+  ASSERT_TRUE(module.write(encoded(sas_connect("gw", "sink", 120))));
   ASSERT_NE(module.read_until(connack).find(connack), std::string::npos);
   proto::Subscribe s;
   s.packet_id = 1;

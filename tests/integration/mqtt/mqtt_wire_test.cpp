@@ -7,6 +7,7 @@
 
 #include "edgehub/identity/sas_token.hpp"
 #include "edgehub/mqtt_proto/codec.hpp"
+#include "integration/mqtt/mqtt_test_client.hpp"
 #include "integration/tls/tls_fixture.hpp"
 
 namespace edgehub::testing {
@@ -14,14 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace proto = mqtt_proto;
-
-constexpr const char* kKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
-std::string bytes_of(const proto::Packet& p) {
-  auto encoded = proto::encode(p);
-  EXPECT_TRUE(encoded);
-  return std::string(reinterpret_cast<const char*>(encoded->data()), encoded->size());
-}
 
 std::string hex(std::string_view text) {
   std::string out;
@@ -34,10 +27,7 @@ std::string hex(std::string_view text) {
 class MqttWire : public TlsGatewayTest {
  protected:
   void SetUp() override {
-    test::write_file(dir_ / "identities.toml",
-                     std::string("[[device]]\nid = \"dev1\"\nauth = \"sas\"\nprimary_key = \"") +
-                         kKey + "\"\n[[device]]\nid = \"dev2\"\nauth = \"sas\"\nprimary_key = \"" +
-                         kKey + "\"\n",
+    test::write_file(dir_ / "identities.toml", sas_device_entry("dev1") + sas_device_entry("dev2"),
                      std::filesystem::perms(0600));
     gateway_ =
         start_gateway("identities = \"file://" + (dir_ / "identities.toml").string() + "\"\n",
@@ -48,20 +38,6 @@ class MqttWire : public TlsGatewayTest {
     EXPECT_EQ(gateway_->wait_for(15s), 0);
   }
 
-  static std::string connect_packet(const std::string& device) {
-    proto::Connect c;
-    c.client_id = device;
-    c.clean_session = false;
-    c.keep_alive = 60;
-    c.username = "hub.azure-devices.net/" + device + "/?api-version=2021-04-12";
-    auto token = identity::make_sas_token("hub.azure-devices.net/devices/" + device, kKey,
-                                          std::chrono::system_clock::now() + 1h);
-    c.password =
-        std::vector<std::byte>(reinterpret_cast<const std::byte*>(token->data()),
-                               reinterpret_cast<const std::byte*>(token->data()) + token->size());
-    return bytes_of(c);
-  }
-
   std::unique_ptr<TlsClient> open() {
     auto c = std::make_unique<TlsClient>(client_options(ports_.mqtt));
     EXPECT_TRUE(c->connect()) << c->error();
@@ -70,7 +46,7 @@ class MqttWire : public TlsGatewayTest {
 
   std::unique_ptr<TlsClient> connected(const std::string& device) {
     auto c = open();
-    EXPECT_TRUE(c->write(connect_packet(device)));
+    EXPECT_TRUE(c->write(encoded(sas_connect(device, "", 60, false))));
     const auto connack = c->read_until(std::string("\x20\x02\x00\x00", 4));
     EXPECT_NE(connack.find(std::string("\x20\x02\x00\x00", 4)), std::string::npos)
         << gateway_->stderr_text();
@@ -85,7 +61,7 @@ class MqttWire : public TlsGatewayTest {
     p.packet_id = 7;
     p.topic = "devices/dev2/messages/events/";
     p.payload = {std::byte{'h'}, std::byte{'i'}};
-    ASSERT_TRUE(good->write(bytes_of(p)));
+    ASSERT_TRUE(good->write(encoded(p)));
     const auto puback = std::string("\x40\x02\x00\x07", 4);
     EXPECT_NE(good->read_until(puback).find(puback), std::string::npos) << gateway_->stderr_text();
   }
@@ -114,7 +90,7 @@ struct Case {
 TEST_F(MqttWire, MalformedInputClosesOnlyThatConnectionWithAMetric) {
   proto::Publish publish;
   publish.topic = "devices/dev1/messages/events/";
-  const std::string publish_qos0 = bytes_of(publish);
+  const std::string publish_qos0 = encoded(publish);
   const std::string cases_before[][2] = {
       {"publish before CONNECT", publish_qos0},
       {"reserved flag in the CONNECT fixed header",
@@ -137,7 +113,7 @@ TEST_F(MqttWire, MalformedInputClosesOnlyThatConnectionWithAMetric) {
   proto::Publish qos2 = publish;
   qos2.qos = proto::QoS::at_least_once;  // encoded as QoS 1, then the QoS bits are set to 2
   qos2.packet_id = 1;
-  std::string qos2_bytes = bytes_of(qos2);
+  std::string qos2_bytes = encoded(qos2);
   qos2_bytes[0] = static_cast<char>((qos2_bytes[0] & ~0x06) | 0x04);
   std::string bad_utf8 =
       hex("30 0a 00 07 64 65 76 c3 28 2f 61 78 ");  // topic "dev\xc3(/a", payload "x"
@@ -148,7 +124,7 @@ TEST_F(MqttWire, MalformedInputClosesOnlyThatConnectionWithAMetric) {
   const std::string topic = "devices/dev1/messages/events/";
   const std::string oversize_payload = hex("30 a7 27 00 1d ") + topic + std::string(5000, 'x');
   const std::string cases_after[][2] = {
-      {"second CONNECT", connect_packet("dev1")},
+      {"second CONNECT", encoded(sas_connect("dev1"))},
       {"PUBLISH with QoS 2", qos2_bytes},
       {"invalid UTF-8 in a topic", bad_utf8},
       {"PUBLISH announcing more than the packet limit", oversize_header + std::string(64, 'x')},
@@ -157,7 +133,7 @@ TEST_F(MqttWire, MalformedInputClosesOnlyThatConnectionWithAMetric) {
        [] {
          proto::Publish p;
          p.topic = "devices/dev2/messages/events/";
-         return bytes_of(p);
+         return encoded(p);
        }()},
       {"SUBSCRIBE with a reserved-flag violation", hex("80 09 00 01 00 04 61 2f 62 63 00 ")},
   };
@@ -181,7 +157,7 @@ TEST_F(MqttWire, SubscriptionsOutsideTheIdentitysSpaceAreRefusedWith0x80) {
                      {"devices/dev2/messages/devicebound/#", proto::QoS::at_least_once},
                      {"some/broker/topic", proto::QoS::at_most_once},
                      {"$iothub/methods/POST/#", proto::QoS::exactly_once}};
-  ASSERT_TRUE(c->write(bytes_of(s)));
+  ASSERT_TRUE(c->write(encoded(s)));
   const auto suback = hex("90 06 00 03 01 80 80 01 ");
   EXPECT_NE(c->read_until(suback).find(suback), std::string::npos)
       << "own C2D granted QoS 1, foreign and unknown filters 0x80, QoS 2 granted as 1";
@@ -199,10 +175,8 @@ namespace {
 class MqttStoreFull : public TlsGatewayTest {};
 
 TEST_F(MqttStoreFull, RefusedMessagesAreNotAcknowledgedAndTheConnectionIsClosed) {
-  test::write_file(
-      dir_ / "identities.toml",
-      std::string("[[device]]\nid = \"dev1\"\nauth = \"sas\"\nprimary_key = \"") + kKey + "\"\n",
-      std::filesystem::perms(0600));
+  test::write_file(dir_ / "identities.toml", sas_device_entry("dev1"),
+                   std::filesystem::perms(0600));
   auto text_extra = "identities = \"file://" + (dir_ / "identities.toml").string() + "\"\n";
   auto gateway = start_gateway(text_extra);
   auto config = read_file(dir_ / "config.toml");
@@ -219,18 +193,10 @@ TEST_F(MqttStoreFull, RefusedMessagesAreNotAcknowledgedAndTheConnectionIsClosed)
       std::vector<std::string>{notify_.env()}, dir_.path());
   ASSERT_TRUE(notify_.wait_for("READY=1", 20s)) << gateway->stderr_text();
 
-  proto::Connect c;
-  c.client_id = "dev1";
-  c.keep_alive = 60;
-  c.username = "hub.azure-devices.net/dev1/?api-version=2021-04-12";
-  auto token = identity::make_sas_token("hub.azure-devices.net/devices/dev1", kKey,
-                                        std::chrono::system_clock::now() + 1h);
-  c.password =
-      std::vector<std::byte>(reinterpret_cast<const std::byte*>(token->data()),
-                             reinterpret_cast<const std::byte*>(token->data()) + token->size());
+  const auto c = sas_connect("dev1");
   TlsClient client(client_options(ports_.mqtt));
   ASSERT_TRUE(client.connect());
-  ASSERT_TRUE(client.write(bytes_of(c)));
+  ASSERT_TRUE(client.write(encoded(c)));
   ASSERT_NE(client.read_until(std::string("\x20\x02\x00\x00", 4)).size(), 0u);
 
   // 16 KiB messages, one at a time: a 1 MiB quota refuses one within a few hundred.
@@ -242,7 +208,7 @@ TEST_F(MqttStoreFull, RefusedMessagesAreNotAcknowledgedAndTheConnectionIsClosed)
     p.packet_id = id;
     p.topic = "devices/dev1/messages/events/";
     p.payload.assign(16 * 1024, std::byte{'x'});
-    if (!client.write(bytes_of(p))) {
+    if (!client.write(encoded(p))) {
       closed = true;
       break;
     }

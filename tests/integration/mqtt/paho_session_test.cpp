@@ -9,6 +9,7 @@
 
 #include "edgehub/identity/sas_token.hpp"
 #include "edgehub/mqtt_proto/codec.hpp"
+#include "integration/mqtt/mqtt_test_client.hpp"
 #include "integration/tls/tls_fixture.hpp"
 
 namespace edgehub::testing {
@@ -16,15 +17,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
-
 class PahoSession : public TlsGatewayTest {
  protected:
   void SetUp() override {
-    test::write_file(
-        dir_ / "identities.toml",
-        std::string("[[device]]\nid = \"dev1\"\nauth = \"sas\"\nprimary_key = \"") + kKey + "\"\n",
-        std::filesystem::perms(0600));
+    test::write_file(dir_ / "identities.toml", sas_device_entry("dev1"),
+                     std::filesystem::perms(0600));
     start();
   }
   void start() {
@@ -41,19 +38,19 @@ class PahoSession : public TlsGatewayTest {
 
   // Connects dev1 and returns whether the gateway said "session present".
   bool connect(mqtt::async_client& client, bool clean_session) {
-    auto token = identity::make_sas_token("hub.azure-devices.net/devices/dev1", kKey,
-                                          std::chrono::system_clock::now() + 1h);
+    const auto password = sas_password("dev1");
     mqtt::ssl_options ssl;
     ssl.set_trust_store(pki_.files.root_cert.string());
     ssl.set_enable_server_cert_auth(true);
-    auto options = mqtt::connect_options_builder()
-                       .mqtt_version(MQTTVERSION_3_1_1)
-                       .clean_session(clean_session)
-                       .keep_alive_interval(60s)
-                       .user_name("hub.azure-devices.net/dev1/?api-version=2021-04-12")
-                       .password(*token)
-                       .ssl(ssl)
-                       .finalize();
+    auto options =
+        mqtt::connect_options_builder()
+            .mqtt_version(MQTTVERSION_3_1_1)
+            .clean_session(clean_session)
+            .keep_alive_interval(60s)
+            .user_name("hub.azure-devices.net/dev1/?api-version=2021-04-12")
+            .password(std::string(reinterpret_cast<const char*>(password.data()), password.size()))
+            .ssl(ssl)
+            .finalize();
     auto tok = client.connect(options);
     tok->wait_for(20s);
     return tok->get_connect_response().is_session_present();
@@ -101,21 +98,11 @@ TEST_F(PahoSession, CleanSessionZeroKeepsSubscriptionsAcrossReconnectsAndRestart
 }
 
 TEST_F(PahoSession, KeepAliveIsEnforcedAtOneAndAHalfTimesTheClientsValue) {
-  mqtt_proto::Connect c;
-  c.client_id = "dev1";
-  c.keep_alive = 2;  // seconds: the gateway closes after 3 s of silence
-  c.username = "hub.azure-devices.net/dev1/?api-version=2021-04-12";
-  auto token = identity::make_sas_token("hub.azure-devices.net/devices/dev1", kKey,
-                                        std::chrono::system_clock::now() + 1h);
-  c.password =
-      std::vector<std::byte>(reinterpret_cast<const std::byte*>(token->data()),
-                             reinterpret_cast<const std::byte*>(token->data()) + token->size());
-  auto bytes = mqtt_proto::encode(c);
-  ASSERT_TRUE(bytes);
+  // Keep-alive 2 s: the gateway closes after 3 s of silence.
+  const auto bytes = encoded(sas_connect("dev1", "", 2));
   TlsClient client(client_options(ports_.mqtt));
   ASSERT_TRUE(client.connect()) << client.error();
-  ASSERT_TRUE(
-      client.write(std::string(reinterpret_cast<const char*>(bytes->data()), bytes->size())));
+  ASSERT_TRUE(client.write(bytes));
   ASSERT_NE(client.read_until(std::string("\x20\x02\x00\x00", 4)).size(), 0u);
   // A PINGREQ after 1.5 s keeps the connection alive past the first 3 s ...
   std::this_thread::sleep_for(1500ms);
