@@ -147,12 +147,19 @@ core::Result<void> check_store_file(const fs::path& path, std::string& diagnosti
   if (size % page_size != 0) {
     return corrupt(path, "it is truncated (size is not a whole number of pages)", diagnostic);
   }
+  const fs::path wal = path.string() + "-wal";
+  const fs::path shm = path.string() + "-shm";
+  const bool had_wal = fs::exists(wal, ec);
+  const bool had_shm = fs::exists(shm, ec);
+  const auto wal_bytes = had_wal ? fs::file_size(wal, ec) : 0;
   // The in-header page count is trustworthy when the "version valid for" field matches the
-  // change counter; then a file shorter than that is truncated.
+  // change counter; then a file shorter than that is truncated. Not while the WAL holds frames:
+  // a checkpoint interrupted by a crash can leave the main file shorter than its new header, and
+  // SQLite rewrites those pages from the WAL when it opens the file (quick_check still follows).
   const auto change_counter = be32(&header[24]);
   const auto pages = be32(&header[28]);
   const auto valid_for = be32(&header[92]);
-  if (valid_for == change_counter && std::uint64_t{pages} * page_size > size) {
+  if (wal_bytes == 0 && valid_for == change_counter && std::uint64_t{pages} * page_size > size) {
     return corrupt(path,
                    "it is truncated (header says " + std::to_string(pages) + " pages, file holds " +
                        std::to_string(size / page_size) + ")",
@@ -160,10 +167,6 @@ core::Result<void> check_store_file(const fs::path& path, std::string& diagnosti
   }
   // A read-only connection may create the -wal/-shm companions; remove what we created if the
   // file turns out bad, so a refused store is left exactly as found.
-  const fs::path wal = path.string() + "-wal";
-  const fs::path shm = path.string() + "-shm";
-  const bool had_wal = fs::exists(wal, ec);
-  const bool had_shm = fs::exists(shm, ec);
   auto r = check_contents(path, diagnostic);
   if (!r) {
     if (!had_wal) fs::remove(wal, ec);
