@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -159,21 +160,25 @@ void Gateway::start_pipeline() {
     throw StartupError(message);
   }
   auto routes = std::make_shared<const routing::RouteTable>(std::move(*table));
+  // $upstream ("iothub") messages wait in the store until an upstream connection drains them;
+  // module-input endpoints get a forwarder each.
+  forwarders_ = std::make_unique<hub::Forwarders>(*store_, channels_, scheduler_, registry_,
+                                                  io_.get_executor(), cfg.device_id);
+  forwarders_->update_routes(*routes);
   ingress_ = std::make_unique<hub::RoutingIngress>(
       *store_, routes, hub::IngressOptions{cfg.device_id, cfg.limits.max_message_bytes}, registry_,
-      clock_, io_.get_executor(), [this](const std::vector<store::QueueId>& queues) {
-        for (const auto& q : queues) {
-          if (auto it = forwarders_.find(q.endpoint); it != forwarders_.end()) {
-            it->second->notify(q.priority);
-          }
-        }
+      clock_, io_.get_executor(),
+      [forwarders = forwarders_.get()](const std::vector<store::QueueId>& queues) {
+        forwarders->on_committed(queues);
       });
-  ensure_forwarders(*routes);
   methods_ = std::make_unique<hub::MethodRouter>(channels_, scheduler_, registry_, clock_,
                                                  io_.get_executor());
   twins_ = std::make_unique<hub::TwinStore>(*store_, channels_, ingress_.get(), registry_, clock_,
                                             io_.get_executor());
-  spdlog::info("{} routes, {} module-input endpoints", routes->routes().size(), forwarders_.size());
+  const auto module_inputs =
+      std::count_if(routes->endpoints().begin(), routes->endpoints().end(),
+                    [](const auto& e) { return e.kind == routing::EndpointKind::module_input; });
+  spdlog::info("{} routes, {} module-input endpoints", routes->routes().size(), module_inputs);
 
   limits_ = cfg.limits;
   mqtt_context_.limits = &limits_;
@@ -189,27 +194,11 @@ void Gateway::start_pipeline() {
   mqtt_context_.clock = &clock_;
 }
 
-void Gateway::ensure_forwarders(const routing::RouteTable& routes) {
-  for (const auto& endpoint : routes.endpoints()) {
-    // $upstream ("iothub") messages wait in the store until an upstream connection drains them.
-    if (endpoint.kind != routing::EndpointKind::module_input || forwarders_.count(endpoint.id)) {
-      continue;
-    }
-    auto sink = std::make_unique<hub::ModuleInputSink>(
-        channels_, core::ClientId{config_->device_id, endpoint.module_id}, endpoint.input_name);
-    auto forwarder = hub::Forwarder::create(endpoint.id, std::move(sink), *store_, scheduler_,
-                                            registry_, io_.get_executor());
-    forwarder->start();
-    forwarders_.emplace(endpoint.id, std::move(forwarder));
-  }
-}
-
 void Gateway::teardown() {
   // Sessions and forwarders first (they use the ingress and the store), then the ingress, then
   // the store, whose destructor finishes queued writes and joins its thread.
-  for (auto& [id, f] : forwarders_)
-    f->stop();
-  forwarders_.clear();
+  if (forwarders_) forwarders_->stop_all();
+  forwarders_.reset();
   listeners_.clear();
   if (methods_) methods_->shutdown(hub::Errc::shutting_down);
   methods_.reset();
@@ -434,7 +423,7 @@ void Gateway::reload() {
     std::vector<routing::RouteIssue> route_issues;
     if (auto table = routing::RouteTable::build(*fresh, route_issues)) {
       auto routes = std::make_shared<const routing::RouteTable>(std::move(*table));
-      ensure_forwarders(*routes);
+      forwarders_->update_routes(*routes);
       ingress_->set_routes(std::move(routes));
     } else {
       for (const auto& i : route_issues)

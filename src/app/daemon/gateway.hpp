@@ -57,7 +57,6 @@ class Gateway {
  private:
   void open_store();
   void start_pipeline();
-  void ensure_forwarders(const routing::RouteTable& routes);
   void teardown();
   void start_identities();
   void reload_identities();
@@ -102,7 +101,7 @@ class Gateway {
   std::unique_ptr<hub::RoutingIngress> ingress_;
   std::unique_ptr<hub::MethodRouter> methods_;
   std::unique_ptr<hub::TwinStore> twins_;
-  std::map<std::string, std::shared_ptr<hub::Forwarder>> forwarders_;  ///< by endpoint id
+  std::unique_ptr<hub::Forwarders> forwarders_;  ///< module-input endpoints
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;
