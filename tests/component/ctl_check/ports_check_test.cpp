@@ -14,7 +14,9 @@
 namespace edgehub::testing {
 namespace {
 
-std::string config_for(const test::TestPki& pki, const TempDir& dir, std::uint16_t mqtt) {
+// ports: mqtt, amqp, https, metrics (distinct, from free_tcp_ports).
+std::string config_for(const test::TestPki& pki, const TempDir& dir,
+                       const std::vector<std::uint16_t>& ports) {
   return "hostname = \"gw.test.local\"\n"
          "trust_bundle_cert = \"file://" +
          pki.files.root_cert.string() +
@@ -33,24 +35,25 @@ std::string config_for(const test::TestPki& pki, const TempDir& dir, std::uint16
          (dir / "state").string() +
          "\"\n"
          "metrics = \"127.0.0.1:" +
-         std::to_string(free_tcp_port()) +
+         std::to_string(ports[3]) +
          "\"\n"
          "[gateway.listen]\n"
          "mqtt = \"127.0.0.1:" +
-         std::to_string(mqtt) +
+         std::to_string(ports[0]) +
          "\"\n"
          "amqp = \"127.0.0.1:" +
-         std::to_string(free_tcp_port()) +
+         std::to_string(ports[1]) +
          "\"\n"
          "https = \"127.0.0.1:" +
-         std::to_string(free_tcp_port()) + "\"\n";
+         std::to_string(ports[2]) + "\"\n";
 }
 
 TEST(EdgehubctlCheckPorts, FreePortsPassAndAPortHeldByAnotherProgramIsAnError) {
   auto pki = test::make_test_pki_for({});
   TempDir dir;
-  const auto port = free_tcp_port();
-  write_file(dir / "config.toml", config_for(pki, dir, port));
+  const auto ports = free_tcp_ports(4);
+  const auto port = ports[0];
+  write_file(dir / "config.toml", config_for(pki, dir, ports));
 
   auto free_run = run_command(
       {EDGEHUBCTL_PATH, "check", "--config", (dir / "config.toml").string()}, dir.path());

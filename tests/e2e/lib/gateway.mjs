@@ -19,16 +19,22 @@ const edgehubd = process.env.EDGEHUBD_BINARY;
 const edgehubctl = process.env.EDGEHUBCTL_BINARY;
 if (!edgehubd || !edgehubctl) throw new Error('set EDGEHUBD_BINARY and EDGEHUBCTL_BINARY');
 
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+/** `n` distinct free loopback ports: all stay bound until every one is chosen. */
+export async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer();
+      await new Promise((resolve, reject) => {
+        server.on('error', reject);
+        server.listen(0, '127.0.0.1', resolve);
+      });
+      servers.push(server);
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
 }
 
 const redirects = new Map();  // standard port -> real port, for GATEWAY_HOST
@@ -58,8 +64,8 @@ export async function startGateway({ routes = {}, devices = [], modules = [], x5
   fs.chmodSync(dir, 0o700);
   const certDevices = [...x509CaDevices, ...x509ThumbprintDevices].flatMap((id) => ['--device', id]);
   ctl(['certs', 'demo', '--dir', path.join(dir, 'pki'), '--edge-name', 'gw', ...certDevices]);
-  const ports = { mqtt: await freePort(), amqp: await freePort(), https: await freePort(),
-                  metrics: await freePort() };
+  const [mqtt, amqp, https, metrics] = await freePorts(4);
+  const ports = { mqtt, amqp, https, metrics };
   const routeLines = Object.entries(routes).map(([name, text]) => `${name} = ${JSON.stringify(text)}`);
   const config = [
     `hostname = "${GATEWAY_HOST}"`,

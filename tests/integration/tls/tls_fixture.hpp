@@ -20,10 +20,12 @@ namespace edgehub::testing {
 inline constexpr const char* kGatewayHost = "gw.test.local";
 
 struct GatewayPorts {
-  std::uint16_t mqtt = free_tcp_port();
-  std::uint16_t amqp = free_tcp_port();
-  std::uint16_t https = free_tcp_port();
-  std::uint16_t metrics = free_tcp_port();
+  GatewayPorts() : GatewayPorts(free_tcp_ports(4)) {}
+  std::uint16_t mqtt, amqp, https, metrics;
+
+ private:
+  explicit GatewayPorts(const std::vector<std::uint16_t>& p)
+      : mqtt(p[0]), amqp(p[1]), https(p[2]), metrics(p[3]) {}
 };
 
 inline std::string tls_config(const test::TestPki& pki, const TempDir& dir, const GatewayPorts& p,
