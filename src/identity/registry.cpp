@@ -27,7 +27,9 @@ constexpr std::array kDeviceKeys = {"id",
                                     "primary_thumbprint",
                                     "secondary_thumbprint",
                                     "enabled",
-                                    "status"};
+                                    "status",
+                                    "edge_device",
+                                    "parent"};
 constexpr std::array kModuleKeys = {"id",      "auth",  "primary_key", "secondary_key",
                                     "enabled", "status"};
 
@@ -116,6 +118,15 @@ class EntryParser {
             "is not a SHA-1 (40 hex digits) or SHA-256 (64 hex digits) thumbprint");
     }
     return bytes;
+  }
+
+  /// An optional boolean key; absent is false.
+  bool flag(const char* name) {
+    const toml::node* node = get(name);
+    if (node == nullptr) return false;
+    if (const auto* b = node->as_boolean()) return b->get();
+    issue(node, name, "must be true or false, found " + std::string(type_name(*node)));
+    return false;
   }
 
   bool enabled() {
@@ -229,6 +240,16 @@ std::optional<Identity> parse_entry(EntryParser& p, bool is_module,
     }
   }
   identity.enabled = p.enabled();
+  if (!is_module) {
+    identity.edge_device = p.flag("edge_device");
+    if (const auto parent = p.string("parent")) {
+      if (is_valid_id(*parent)) {
+        identity.parent = *parent;
+      } else {
+        p.issue(p.get("parent"), "parent", "must be a valid device id (the child gateway's)");
+      }
+    }
+  }
   if (!p.ok()) return std::nullopt;
   return identity;
 }

@@ -9,7 +9,9 @@
 //   [[device]] id, auth = "sas" | "x509_thumbprint" | "x509_ca" (default "sas"),
 //              primary_key / secondary_key (base64, sas), primary_thumbprint /
 //              secondary_thumbprint (hex SHA-1 or SHA-256, x509_thumbprint),
-//              enabled = true|false or status = "enabled"|"disabled"
+//              enabled = true|false or status = "enabled"|"disabled",
+//              edge_device = true|false (a child gateway; default false),
+//              parent = "child-gateway-id" (the device sits behind that child gateway)
 //   [[module]] id, primary_key, secondary_key, enabled/status: modules of the gateway's own
 //              device id; SAS only.
 
@@ -47,6 +49,12 @@ struct Identity {
   std::vector<Bytes> keys;         ///< sas: primary then optional secondary, base64-decoded
   std::vector<Bytes> thumbprints;  ///< x509_thumbprint: primary then optional secondary
   int line = 0;                    ///< line of its [[device]] / [[module]] header
+  /// A child gateway (an IoT Edge device nested below this one): may read the device scope
+  /// through the HTTPS nested-scope API. Devices only.
+  bool edge_device = false;
+  /// The id of the child gateway this device sits behind (its device scope); empty: this
+  /// gateway's own scope.
+  std::string parent;
 
   bool same_credentials(const Identity& other) const noexcept {
     return auth == other.auth && keys == other.keys && thumbprints == other.thumbprints;

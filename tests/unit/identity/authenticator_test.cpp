@@ -43,7 +43,7 @@ class SnapshotLookup final : public KeyLookup {
 };
 
 Identity sas(ClientId id, std::vector<std::string_view> keys, bool enabled = true) {
-  Identity identity{std::move(id), AuthType::sas, enabled, {}, {}, 0};
+  Identity identity{std::move(id), AuthType::sas, enabled, {}, {}, 0, false, {}};
   for (auto k : keys)
     identity.keys.push_back(*decode_base64(k));
   return identity;
@@ -60,9 +60,10 @@ class AuthenticatorTest : public ::testing::Test {
     std::vector<Identity> ids;
     ids.push_back(sas({"dev1", ""}, {kDeviceKey, kSecondaryKey}));
     ids.push_back(sas({"off", ""}, {kDeviceKey}, false));
-    ids.push_back(Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {facts.sha256}, 0});
-    ids.push_back(Identity{{"door", ""}, AuthType::x509_ca, true, {}, {}, 0});
-    ids.push_back(Identity{{"dev2", ""}, AuthType::x509_ca, true, {}, {}, 0});
+    ids.push_back(Identity{
+        {"camera", ""}, AuthType::x509_thumbprint, true, {}, {facts.sha256}, 0, false, {}});
+    ids.push_back(Identity{{"door", ""}, AuthType::x509_ca, true, {}, {}, 0, false, {}});
+    ids.push_back(Identity{{"dev2", ""}, AuthType::x509_ca, true, {}, {}, 0, false, {}});
     ids.push_back(sas({"gw", "filter"}, {kModuleKey}));
     ids.push_back(sas({"gw", ""}, {kDeviceKey}));
     ids.push_back(sas({"offdev", "m"}, {kModuleKey}));
@@ -260,7 +261,8 @@ TEST_F(AuthenticatorTest, RememberedThumbprintCertificateFollowsARegistryReload)
   const ClientCertificate cert{thumb_cert_.der(), {}};
   ASSERT_TRUE(authenticator_->authenticate({"camera", ""}, cert));
   std::vector<Identity> ids;
-  ids.push_back(Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {Bytes(32, 1)}, 0});
+  ids.push_back(
+      Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {Bytes(32, 1)}, 0, false, {}});
   lookup_->replace(Snapshot(std::move(ids)));
   expect_refused({"camera", ""}, cert, Errc::thumbprint_mismatch, "thumbprint_mismatch");
 }
@@ -284,8 +286,9 @@ TEST_F(AuthenticatorTest, RememberedThumbprintDoesNotCountAsAVerifiedChain) {
   // taken as CA-verified for another.
   std::vector<Identity> ids;
   const auto facts = *inspect_certificate(thumb_cert_.der());
-  ids.push_back(Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {facts.sha1}, 0});
-  ids.push_back(Identity{{"camera2", ""}, AuthType::x509_ca, true, {}, {}, 0});
+  ids.push_back(
+      Identity{{"camera", ""}, AuthType::x509_thumbprint, true, {}, {facts.sha1}, 0, false, {}});
+  ids.push_back(Identity{{"camera2", ""}, AuthType::x509_ca, true, {}, {}, 0, false, {}});
   lookup_->replace(Snapshot(std::move(ids)));
   const ClientCertificate cert{thumb_cert_.der(), {}};
   ASSERT_TRUE(authenticator_->authenticate({"camera", ""}, cert));
@@ -300,7 +303,7 @@ TEST(AuthenticatorTrustReload, ANewTrustBundleInvalidatesRememberedChains) {
   const auto leaf = test::make_cert({"door", false, kT0 - kDay, kT0 + kDay, &root});
   ASSERT_TRUE(root.cert && other_root.cert && leaf.cert);
   std::vector<Identity> ids;
-  ids.push_back(Identity{{"door", ""}, AuthType::x509_ca, true, {}, {}, 0});
+  ids.push_back(Identity{{"door", ""}, AuthType::x509_ca, true, {}, {}, 0, false, {}});
   SnapshotLookup lookup{Snapshot(std::move(ids))};
 
   char dir_template[] = "/tmp/edgehub-trust-XXXXXX";

@@ -165,6 +165,24 @@ TEST(RegistryParse, ModuleAndDeviceMayShareAnId) {
   EXPECT_EQ(parse_ok(text).identities().size(), 2u);
 }
 
+TEST(RegistryParse, ChildGatewaysAndTheirDevices) {
+  const std::string key = "primary_key = \"" + std::string(kKeyA) + "\"\n";
+  const auto snapshot = parse_ok("[[device]]\nid = \"child\"\nedge_device = true\n" + key +
+                                 "[[device]]\nid = \"leaf\"\nparent = \"child\"\n" + key +
+                                 "[[device]]\nid = \"plain\"\n" + key);
+  const auto* child = snapshot.find(core::ClientId{"child", {}});
+  const auto* leaf = snapshot.find(core::ClientId{"leaf", {}});
+  const auto* plain = snapshot.find(core::ClientId{"plain", {}});
+  ASSERT_TRUE(child && leaf && plain);
+  EXPECT_TRUE(child->edge_device);
+  EXPECT_FALSE(leaf->edge_device);
+  EXPECT_EQ(leaf->parent, "child");
+  EXPECT_FALSE(plain->edge_device);
+  EXPECT_TRUE(plain->parent.empty());
+  // Modules know neither key.
+  EXPECT_FALSE(problems("[[module]]\nid = \"m\"\n" + key + "edge_device = true\n").empty());
+}
+
 TEST(RegistryParse, RefusesInvalidValues) {
   struct Case {
     std::string body;
@@ -189,6 +207,8 @@ TEST(RegistryParse, RefusesInvalidValues) {
       {"id = \"a\"\n" + key + "enabled = true\nstatus = \"disabled\"\n", "device[1].status",
        "contradicts"},
       {"id = \"a\"\n" + key + "primary-key = \"x\"\n", "device[1].primary-key", "unknown key"},
+      {"id = \"a\"\n" + key + "edge_device = 1\n", "device[1].edge_device", "true or false"},
+      {"id = \"a\"\n" + key + "parent = \"a b\"\n", "device[1].parent", "valid device id"},
   };
   for (const auto& c : cases) {
     const auto issues = problems("[[device]]\n" + c.body);
