@@ -1,7 +1,7 @@
 // Store throughput on this machine's disk (design.md §9: group commit at sync=full >= 50% of
 // SQLite's raw batched-insert rate, measured in the same run; drain >= 50k msg/s).
 //
-// usage: store_bench [--messages N] [--appenders C] [--dir DIR]
+// usage: store_bench [--messages N] [--appenders C] [--dir DIR] [--repeat R] [--only WHAT]
 //
 // The raw ceiling talks to SQLite directly (it measures SQLite, not the store), so this file
 // includes sqlite3.h; nothing else outside src/store does.
@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -35,11 +36,26 @@ struct Settings {
   int messages = 100000;
   int appenders = 2048;
   fs::path dir = ".";
+  std::string only;  ///< run just this measurement (for profiling): raw, rows, full, normal, drain
 };
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
+
+/// CPU time of the whole process (every thread), in seconds. Per message, it shows the work
+/// each path does whatever else the machine is running; wall-clock rates move with the load.
+double cpu_seconds() {
+  timespec t{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+struct Figures {
+  double rate = 0;        ///< messages per second
+  double cpu_us = 0;      ///< process CPU microseconds per message
+  double per_commit = 0;  ///< messages per write transaction (store appends only)
+};
 
 void remove_db(const fs::path& db) {
   std::error_code ec;
@@ -54,56 +70,53 @@ bool check(int rc, sqlite3* db, const char* what) {
 }
 
 /// SQLite alone: 256-byte rows, one prepared INSERT, 1000 rows per transaction, WAL,
-/// synchronous=FULL. `two_tables` does the store's row work (body + entry + expiry index).
-double raw_insert_rate(const fs::path& db_path, int n, bool two_tables) {
+/// synchronous=FULL. `store_rows` writes the store's own row instead (schema v3: one queue
+/// table keyed by sequence number, labels, the body inline, and the expiry index), so the
+/// difference between the two is what the schema costs and the rest is the store's own work.
+Figures raw_insert_rate(const fs::path& db_path, int n, bool store_rows) {
   remove_db(db_path);
   sqlite3* db = nullptr;
-  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return 0;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return {};
   const char* setup =
-      two_tables
-          ? "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-            "CREATE TABLE bodies (id INTEGER PRIMARY KEY, refs INTEGER NOT NULL, origin TEXT NOT "
-            "NULL, output TEXT NOT NULL, data BLOB NOT NULL);"
-            "CREATE TABLE entries (queue INTEGER NOT NULL, seq INTEGER NOT NULL, body INTEGER NOT "
-            "NULL, expires INTEGER NOT NULL, PRIMARY KEY (queue, seq)) WITHOUT ROWID;"
-            "CREATE INDEX entries_by_expiry ON entries (expires);"
+      store_rows
+          ? "PRAGMA page_size=4096; PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=FULL;"
+            "CREATE TABLE queue_1 (seq INTEGER PRIMARY KEY, expires INTEGER NOT NULL, origin TEXT "
+            "NOT NULL, output TEXT NOT NULL, body INTEGER, data BLOB);"
+            "CREATE INDEX queue_1_by_expiry ON queue_1 (expires);"
           : "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
             "CREATE TABLE raw (id INTEGER PRIMARY KEY, data BLOB NOT NULL);";
-  if (!check(sqlite3_exec(db, setup, nullptr, nullptr, nullptr), db, "setup")) return 0;
-  sqlite3_stmt* body = nullptr;
-  sqlite3_stmt* entry = nullptr;
+  if (!check(sqlite3_exec(db, setup, nullptr, nullptr, nullptr), db, "setup")) return {};
+  sqlite3_stmt* insert = nullptr;
   sqlite3_prepare_v2(db,
-                     two_tables ? "INSERT INTO bodies (refs, origin, output, data) VALUES (1, "
-                                  "'dev1', '', ?1)"
+                     store_rows ? "INSERT INTO queue_1 (seq, expires, origin, output, body, data) "
+                                  "VALUES (?2, ?3, 'dev1', '', NULL, ?1)"
                                 : "INSERT INTO raw (data) VALUES (?1)",
-                     -1, &body, nullptr);
-  if (two_tables) {
-    sqlite3_prepare_v2(db, "INSERT INTO entries VALUES (1, ?1, ?2, 9223372036854775807)", -1,
-                       &entry, nullptr);
-  }
+                     -1, &insert, nullptr);
   const std::vector<char> payload(kBodyBytes, 'p');
+  const std::int64_t expires = 1'800'000'000'000;
   const auto start = Clock::now();
+  const double cpu_start = cpu_seconds();
   for (int i = 0; i < n;) {
     sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
     for (int j = 0; j < 1000 && i < n; ++j, ++i) {
-      sqlite3_bind_blob(body, 1, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
-      if (!check(sqlite3_step(body), db, "insert")) return 0;
-      sqlite3_reset(body);
-      if (entry != nullptr) {
-        sqlite3_bind_int64(entry, 1, i + 1);
-        sqlite3_bind_int64(entry, 2, sqlite3_last_insert_rowid(db));
-        if (!check(sqlite3_step(entry), db, "insert")) return 0;
-        sqlite3_reset(entry);
+      sqlite3_bind_blob(insert, 1, payload.data(), static_cast<int>(payload.size()), SQLITE_STATIC);
+      if (store_rows) {
+        sqlite3_bind_int64(insert, 2, i + 1);
+        sqlite3_bind_int64(insert, 3, expires + i);
       }
+      if (!check(sqlite3_step(insert), db, "insert")) return {};
+      sqlite3_reset(insert);
     }
-    if (!check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit")) return 0;
+    if (!check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit")) return {};
   }
-  const double rate = n / seconds_since(start);
-  sqlite3_finalize(body);
-  sqlite3_finalize(entry);
+  Figures f;
+  f.rate = n / seconds_since(start);
+  f.cpu_us = (cpu_seconds() - cpu_start) * 1e6 / n;
+  sqlite3_finalize(insert);
   sqlite3_close(db);
   remove_db(db_path);
-  return rate;
+  return f;
 }
 
 core::Message bench_message() {
@@ -130,14 +143,9 @@ std::unique_ptr<store::MessageStore> open(const fs::path& db, config::StoreSync 
   return std::move(*s);
 }
 
-struct AppendFigures {
-  double rate = 0;
-  double per_commit = 0;
-};
-
 /// `appenders` concurrent callers, each appending one message at a time and starting the next
 /// when the previous completes (like sessions acking QoS 1 after commit).
-AppendFigures group_commit_rate(const fs::path& db, config::StoreSync sync, const Settings& s) {
+Figures group_commit_rate(const fs::path& db, config::StoreSync sync, const Settings& s) {
   boost::asio::io_context ioc;
   ops::Registry registry;
   auto store = open(db, sync, ioc, registry);
@@ -160,11 +168,13 @@ AppendFigures group_commit_rate(const fs::path& db, config::StoreSync sync, cons
     });
   };
   const auto start = Clock::now();
+  const double cpu_start = cpu_seconds();
   for (int i = 0; i < s.appenders; ++i)
     next();
   ioc.run();
-  AppendFigures f;
+  Figures f;
   f.rate = completed / seconds_since(start);
+  f.cpu_us = (cpu_seconds() - cpu_start) * 1e6 / completed;
   auto stats = [&] {
     std::optional<core::Result<store::StoreStats>> out;
     store->async_stats([&](core::Result<store::StoreStats> r) { out.emplace(std::move(r)); });
@@ -240,9 +250,12 @@ int main(int argc, char** argv) {
       s.dir = argv[i + 1];
     } else if (flag == "--repeat") {
       repeat = std::max(1, std::atoi(argv[i + 1]));
+    } else if (flag == "--only") {
+      s.only = argv[i + 1];
     } else {
       std::fprintf(stderr,
-                   "usage: store_bench [--messages N] [--appenders C] [--dir DIR] [--repeat R]\n");
+                   "usage: store_bench [--messages N] [--appenders C] [--dir DIR] [--repeat R]\n"
+                   "                   [--only raw|rows|full|normal|drain]\n");
       return 2;
     }
   }
@@ -253,23 +266,54 @@ int main(int argc, char** argv) {
       "alike)\n\n",
       s.messages, kBodyBytes, s.appenders, s.dir.c_str(), repeat);
   Range raw, raw2, full, normal, drain, full_ratio, per_commit;
-  for (int r = 0; r < repeat; ++r) {
-    const double raw_r = raw_insert_rate(db, s.messages, false);
-    const auto full_r = group_commit_rate(db, config::StoreSync::full, s);
-    raw.add(raw_r);
-    full.add(full_r.rate);
-    full_ratio.add(full_r.rate / raw_r);
-    per_commit.add(full_r.per_commit);
-    raw2.add(raw_insert_rate(db, s.messages, true));
-    normal.add(group_commit_rate(db, config::StoreSync::normal, s).rate);
-    drain.add(drain_rate(db, s));
+  const std::vector<std::string> kinds{"raw", "rows", "full", "normal", "drain"};
+  if (!s.only.empty() && std::find(kinds.begin(), kinds.end(), s.only) == kinds.end()) {
+    std::fprintf(stderr, "--only: one of raw, rows, full, normal, drain\n");
+    return 2;
   }
+  if (!s.only.empty()) {
+    // One measurement alone, e.g. under perf record; no ratio.
+    for (int r = 0; r < repeat; ++r) {
+      double rate = 0;
+      if (s.only == "raw") rate = raw_insert_rate(db, s.messages, false).rate;
+      if (s.only == "rows") rate = raw_insert_rate(db, s.messages, true).rate;
+      if (s.only == "full") rate = group_commit_rate(db, config::StoreSync::full, s).rate;
+      if (s.only == "normal") rate = group_commit_rate(db, config::StoreSync::normal, s).rate;
+      if (s.only == "drain") rate = drain_rate(db, s);
+      std::printf("%s: %.0f msg/s\n", s.only.c_str(), rate);
+    }
+    return 0;
+  }
+  Range raw_cpu, raw2_cpu, full_cpu;
+  for (int r = 0; r < repeat; ++r) {
+    const auto raw_r = raw_insert_rate(db, s.messages, false);
+    const auto full_r = group_commit_rate(db, config::StoreSync::full, s);
+    const auto raw2_r = raw_insert_rate(db, s.messages, true);
+    const auto normal_r = group_commit_rate(db, config::StoreSync::normal, s);
+    const double drain_r = drain_rate(db, s);
+    std::printf(
+        "round %d: raw %.0f, v3 rows %.0f, sync=full %.0f (%.0f%% of raw), sync=normal %.0f, "
+        "drain %.0f msg/s; CPU us/msg: raw %.2f, v3 rows %.2f, sync=full %.2f\n",
+        r + 1, raw_r.rate, raw2_r.rate, full_r.rate, 100 * full_r.rate / raw_r.rate, normal_r.rate,
+        drain_r, raw_r.cpu_us, raw2_r.cpu_us, full_r.cpu_us);
+    raw.add(raw_r.rate);
+    full.add(full_r.rate);
+    full_ratio.add(full_r.rate / raw_r.rate);
+    per_commit.add(full_r.per_commit);
+    raw2.add(raw2_r.rate);
+    normal.add(normal_r.rate);
+    drain.add(drain_r);
+    raw_cpu.add(raw_r.cpu_us);
+    raw2_cpu.add(raw2_r.cpu_us);
+    full_cpu.add(full_r.cpu_us);
+  }
+  std::printf("\n");
   auto row = [](const char* name, const Range& range) {
     std::printf("%-50s %12.0f %12.0f\n", name, range.best, range.worst);
   };
   std::printf("%-50s %12s %12s\n", "measurement (msg/s)", "best", "worst");
   row("raw SQLite batched insert (1000/txn, sync=full)", raw);
-  row("raw SQLite, the store's rows (body+entry+index)", raw2);
+  row("raw SQLite, the store's v3 rows (entry+expiry idx)", raw2);
   row("store group-commit append, sync=full", full);
   row("store group-commit append, sync=normal", normal);
   row("store drain (peek 500 + ack)", drain);
@@ -277,6 +321,13 @@ int main(int argc, char** argv) {
               100 * full_ratio.best, 100 * full_ratio.worst);
   std::printf("%-50s %12.0f %12.0f\n", "messages per commit at sync=full", per_commit.best,
               per_commit.worst);
+  // Lowest CPU first: "best" is the least work per message.
+  auto cpu_row = [](const char* name, const Range& range) {
+    std::printf("%-50s %12.2f %12.2f\n", name, range.worst, range.best);
+  };
+  cpu_row("CPU us/msg (all threads): raw insert", raw_cpu);
+  cpu_row("CPU us/msg (all threads): the store's v3 rows", raw2_cpu);
+  cpu_row("CPU us/msg (all threads): store append, sync=full", full_cpu);
   std::printf(
       "\ntargets (best round): append at sync=full >= 50%% of raw: %s; drain >= 50000 msg/s: %s\n",
       full_ratio.best >= 0.5 ? "met" : "NOT met", drain.best >= 50000 ? "met" : "NOT met");

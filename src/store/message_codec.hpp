@@ -1,6 +1,7 @@
 #pragma once
 
-// The compact binary form of core::Message stored in bodies.data. Pure functions, no I/O.
+// The compact binary form of core::Message stored in data columns (a queue entry's, or a
+// shared body's). Pure functions, no I/O.
 //
 // Layout (format 1, little endian, varint = LEB128 unsigned):
 //   u8 format(1) | u8 kind | varint+bytes origin.device | varint+bytes origin.module

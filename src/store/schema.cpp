@@ -6,35 +6,23 @@
 namespace edgehub::store::schema {
 namespace {
 
-// Version 2, the current layout. Bodies are stored once and reference-counted by the entries
-// that point at them; the trigger keeps the count right for every way an entry disappears
-// (ack, purge, TTL sweep, drop_oldest), so no code path can leak or double-free a body.
-constexpr const char* kCreateV2 = R"sql(
+// Version 3, the current layout: one table per queue (queue_table_ddl), keyed by sequence number,
+// so an append is a row added at the right edge of its queue's b-tree plus one expiry-index
+// entry. Bodies shared by several queues (fan-out > 1) live in `bodies`, reference-counted by
+// the entries pointing at them.
+constexpr const char* kCreateV3 = R"sql(
 CREATE TABLE schema_version (version INTEGER NOT NULL);
-INSERT INTO schema_version (version) VALUES (2);
+INSERT INTO schema_version (version) VALUES (3);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE bodies (
-  id     INTEGER PRIMARY KEY,
-  refs   INTEGER NOT NULL,
-  origin TEXT NOT NULL DEFAULT '',
-  output TEXT NOT NULL DEFAULT '',
-  data   BLOB NOT NULL);
+  id   INTEGER PRIMARY KEY,
+  refs INTEGER NOT NULL,
+  data BLOB NOT NULL);
 CREATE TABLE queues (
   id       INTEGER PRIMARY KEY,
   endpoint TEXT NOT NULL,
   priority INTEGER NOT NULL,
   UNIQUE (endpoint, priority));
-CREATE TABLE entries (
-  queue   INTEGER NOT NULL,
-  seq     INTEGER NOT NULL,
-  body    INTEGER NOT NULL,
-  expires INTEGER NOT NULL,
-  PRIMARY KEY (queue, seq)) WITHOUT ROWID;
-CREATE INDEX entries_by_expiry ON entries (expires);
-CREATE TRIGGER entries_release AFTER DELETE ON entries BEGIN
-  DELETE FROM bodies WHERE id = OLD.body AND refs <= 1;
-  UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body;
-END;
 CREATE TABLE state (
   ns    TEXT NOT NULL,
   key   TEXT NOT NULL,
@@ -83,10 +71,84 @@ core::Result<void> step_v1_to_v2(sqlite::Db& db) {
   return db.exec("UPDATE schema_version SET version = 2");
 }
 
+// v2 -> v3: the shared `entries` table (every append wrote a body row, an entry row and the
+// entry's index rows) becomes one table per queue with the body inline when only one queue
+// holds it. Reference counts are recounted from the entries rather than trusted.
+constexpr const char* kCountRefsV2 = R"sql(
+CREATE TEMP TABLE body_refs (id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+INSERT INTO body_refs (id, n) SELECT body, count(*) FROM entries GROUP BY body;
+)sql";
+
+constexpr const char* kFinishV2ToV3 = R"sql(
+DROP TABLE entries;
+DELETE FROM bodies WHERE id NOT IN (SELECT id FROM temp.body_refs WHERE n > 1);
+UPDATE bodies SET refs = (SELECT n FROM temp.body_refs r WHERE r.id = bodies.id);
+ALTER TABLE bodies DROP COLUMN origin;
+ALTER TABLE bodies DROP COLUMN output;
+DROP TABLE temp.body_refs;
+UPDATE schema_version SET version = 3;
+)sql";
+
+core::Result<void> step_v2_to_v3(sqlite::Db& db) {
+  if (auto r = db.exec(kCountRefsV2); !r) return r;
+  std::vector<std::int64_t> queues;
+  {
+    auto select = db.prepare("SELECT id FROM queues ORDER BY id");
+    if (!select) return select.error();
+    int rc = 0;
+    while ((rc = select->step()) == SQLITE_ROW)
+      queues.push_back(select->int64(0));
+    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+  }
+  for (const auto id : queues) {
+    if (auto r = create_queue_table(db, id); !r) return r;
+    // An entry whose body is missing was unreadable in v2 as well (peek joined bodies); it is
+    // not carried over.
+    const auto copy =
+        "INSERT INTO " + queue_table(id) +
+        " (seq, expires, origin, output, body, data) "
+        "SELECT e.seq, e.expires, b.origin, b.output, "
+        "CASE WHEN r.n > 1 THEN e.body END, CASE WHEN r.n > 1 THEN NULL ELSE b.data END "
+        "FROM entries e JOIN bodies b ON b.id = e.body JOIN temp.body_refs r ON "
+        "r.id = e.body WHERE e.queue = " +
+        std::to_string(id) + " ORDER BY e.seq";
+    if (auto r = db.exec(copy.c_str()); !r) return r;
+  }
+  return db.exec(kFinishV2ToV3);
+}
+
 }  // namespace
 
+std::string queue_table(std::int64_t queue_id) {
+  return "queue_" + std::to_string(queue_id);
+}
+
+core::Result<void> create_queue_table(sqlite::Db& db, std::int64_t queue_id) {
+  const auto t = queue_table(queue_id);
+  // Small columns first: reading labels or expiry never walks past the body. The trigger runs
+  // only for entries of a shared body, so acks of single-queue messages pay nothing for it.
+  const auto ddl = "CREATE TABLE " + t +
+                   " (\n"
+                   "  seq     INTEGER PRIMARY KEY,\n"
+                   "  expires INTEGER NOT NULL,\n"
+                   "  origin  TEXT NOT NULL,\n"
+                   "  output  TEXT NOT NULL,\n"
+                   "  body    INTEGER,\n"
+                   "  data    BLOB);\n"
+                   "CREATE INDEX " +
+                   t + "_by_expiry ON " + t +
+                   " (expires);\n"
+                   "CREATE TRIGGER " +
+                   t + "_release AFTER DELETE ON " + t +
+                   " WHEN OLD.body IS NOT NULL BEGIN\n"
+                   "  DELETE FROM bodies WHERE id = OLD.body AND refs <= 1;\n"
+                   "  UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body;\n"
+                   "END;";
+  return db.exec(ddl.c_str());
+}
+
 core::Result<void> create(sqlite::Db& db) {
-  return db.exec(kCreateV2);
+  return db.exec(kCreateV3);
 }
 
 core::Result<int> read_version(sqlite::Db& db) {
@@ -104,6 +166,7 @@ core::Result<void> migrate(sqlite::Db& db, int from, std::string& diagnostic) {
     if (auto r = db.exec("BEGIN IMMEDIATE"); !r) return r;
     core::Result<void> r;
     if (v == 1) r = step_v1_to_v2(db);
+    if (v == 2) r = step_v2_to_v3(db);
     if (r) r = db.exec("COMMIT");
     if (!r) {
       diagnostic = "migrating the store from schema version " + std::to_string(v) +

@@ -2,6 +2,7 @@
 
 // The store's schema and its forward migrations. docs/store.md explains each table.
 
+#include <cstdint>
 #include <string>
 
 #include "edgehub/core/result.hpp"
@@ -11,6 +12,13 @@ namespace edgehub::store::schema {
 
 /// Creates the current schema in an empty database (inside the caller's transaction).
 core::Result<void> create(sqlite::Db& db);
+
+/// The name of queue `queue_id`'s entry table ("queue_<id>"; ids come from queues.id).
+std::string queue_table(std::int64_t queue_id);
+
+/// Creates the entry table of a new queue with its expiry index and the trigger that releases
+/// shared bodies (inside the caller's transaction).
+core::Result<void> create_queue_table(sqlite::Db& db, std::int64_t queue_id);
 
 /// The version recorded in schema_version; 0 when the table does not exist.
 core::Result<int> read_version(sqlite::Db& db);

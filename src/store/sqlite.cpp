@@ -105,10 +105,15 @@ core::Result<Stmt> Db::prepare(std::string_view sql) {
 core::Result<std::int64_t> Db::scalar(const char* sql) {
   auto stmt = prepare(sql);
   if (!stmt) return stmt.error();
-  const int rc = stmt->step();
-  if (rc == SQLITE_ROW) return stmt->int64(0);
-  if (rc == SQLITE_DONE) return std::int64_t{0};
-  return to_errc(rc);
+  return scalar(*stmt);
+}
+
+core::Result<std::int64_t> Db::scalar(Stmt& stmt) {
+  const int rc = stmt.step();
+  const std::int64_t value = rc == SQLITE_ROW ? stmt.int64(0) : 0;
+  stmt.reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return to_errc(rc);
+  return value;
 }
 
 }  // namespace edgehub::store::sqlite

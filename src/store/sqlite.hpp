@@ -38,6 +38,12 @@ class Stmt {
     sqlite3_bind_text(stmt_, index, text.data() ? text.data() : "", static_cast<int>(text.size()),
                       SQLITE_TRANSIENT);
   }
+  /// The text must stay alive until the statement is reset (no copy, unlike bind()).
+  void bind_static_text(int index, std::string_view text) {
+    sqlite3_bind_text(stmt_, index, text.data() ? text.data() : "", static_cast<int>(text.size()),
+                      SQLITE_STATIC);
+  }
+  void bind_null(int index) { sqlite3_bind_null(stmt_, index); }
   /// The bytes must stay alive until the statement is reset.
   void bind_static(int index, std::span<const std::byte> blob) {
     if (blob.empty()) {
@@ -83,6 +89,8 @@ class Db {
   core::Result<Stmt> prepare(std::string_view sql);
   /// Runs a query returning one integer (PRAGMA page_count, SELECT count(*) ...).
   core::Result<std::int64_t> scalar(const char* sql);
+  /// The same with a statement prepared once; leaves it reset for the next call.
+  static core::Result<std::int64_t> scalar(Stmt& stmt);
   std::string last_error() const { return db_ ? sqlite3_errmsg(db_) : "no database"; }
   std::int64_t changes() const { return sqlite3_changes64(db_); }
 

@@ -4,6 +4,8 @@
 
 #include "edgehub/store/sqlite_store.hpp"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
@@ -11,7 +13,8 @@
 #include <map>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
+#include <tuple>
+#include <utility>
 #include <variant>
 
 #include "store/message_codec.hpp"
@@ -56,8 +59,16 @@ struct OpBase {
   std::optional<Result<T>> result;
 };
 
+/// A batch item as the store thread needs it: encoded, with its drop labels.
+struct EncodedItem {
+  std::vector<std::byte> data;  ///< encode_message()
+  std::string origin;           ///< client id "d" or "d/m"
+  std::string output;           ///< module output name or empty
+  std::vector<Target> targets;
+};
+
 struct AppendOp : OpBase<AppendResult> {
-  AppendBatch batch;
+  std::vector<EncodedItem> items;
   std::size_t bytes = 0;
 };
 struct PeekOp : OpBase<std::vector<StoredEntry>> {
@@ -133,11 +144,15 @@ struct StoreMetrics {
   ops::CounterFamily& refused;
 };
 
+/// One (endpoint, priority) queue: its length in memory and the statements on its table
+/// (schema::queue_table), prepared when the queue is loaded or created.
 struct QueueState {
   std::int64_t id = 0;
   QueueId key;
   std::uint64_t length = 0;
   ops::Gauge* gauge = nullptr;
+  sqlite::Stmt insert, peek, delete_up_to, delete_one, expired_up_to, labels_up_to, head, nth,
+      expired;
 };
 
 /// Labels of a drop, counted once the transaction that dropped it has committed.
@@ -186,10 +201,21 @@ class SqliteStore final : public MessageStore {
   boost::asio::any_io_executor fallback_executor() const override { return fallback_; }
 
   void do_append(AppendBatch batch, Completion<AppendResult> done) override {
+    // Encoded here, on the caller's thread: the store thread is the one serial stage every
+    // append goes through, so it only binds and inserts, and each message is freed by the
+    // thread that built it.
     AppendOp op;
-    for (const auto& item : batch)
-      op.bytes += item.message.body.size() + 256;
-    op.batch = std::move(batch);
+    op.items.reserve(batch.size());
+    for (auto& item : batch) {
+      auto& e = op.items.emplace_back();
+      encode_message(item.message, e.data);
+      e.origin = item.message.origin.to_string();
+      if (const auto& output = item.message.sys_prop(core::SystemProperty::output_name)) {
+        e.output = *output;
+      }
+      e.targets = std::move(item.targets);
+      op.bytes += e.data.size() + 256;
+    }
     op.done = std::move(done);
     submit(Op(std::move(op)));
   }
@@ -290,6 +316,8 @@ class SqliteStore final : public MessageStore {
   // ---- the store thread ----
 
   void run() {
+    // Named so that top -H and perf tell the store's work apart from the I/O threads.
+    ::pthread_setname_np(::pthread_self(), "edgehub-store");
     using Steady = std::chrono::steady_clock;
     const bool periodic = options_.maintenance_interval.count() > 0;
     auto next_maintenance = Steady::now() + options_.maintenance_interval;
@@ -373,7 +401,7 @@ class SqliteStore final : public MessageStore {
     drops_.clear();
     touched_.clear();
     vacuumed_ = false;
-    Result<void> r = db_.exec(writes ? "BEGIN IMMEDIATE" : "BEGIN");
+    Result<void> r = writes ? stmt_begin_write_.run() : stmt_begin_read_.run();
     if (r && writes) r = refresh_used_bytes();
     const std::uint64_t seq_before = next_seq_;
     for (auto& op : group) {
@@ -386,7 +414,7 @@ class SqliteStore final : public MessageStore {
       r = stmt_meta_put_.run();
       stmt_meta_put_.reset();
     }
-    if (r) r = db_.exec("COMMIT");
+    if (r) r = stmt_commit_.run();
     if (!r) {
       const auto error = r.error();
       (void)db_.exec("ROLLBACK");
@@ -450,7 +478,7 @@ class SqliteStore final : public MessageStore {
 
   Result<void> execute(AppendOp& op) {
     std::size_t need = 0;
-    for (const auto& item : op.batch) {
+    for (const auto& item : op.items) {
       if (item.targets.empty()) {
         op.result.emplace(Errc::invalid_argument);
         return {};
@@ -461,7 +489,7 @@ class SqliteStore final : public MessageStore {
           return {};
         }
       }
-      need += encoded_size(item.message) + kBodyOverhead + kEntryOverhead * item.targets.size();
+      need += footprint(item);
     }
     if (used_bytes_ + need > options_.max_disk_bytes) {
       bool made_room = false;
@@ -480,38 +508,56 @@ class SqliteStore final : public MessageStore {
       }
     }
     AppendResult result;
-    result.reserve(op.batch.size());
-    for (const auto& item : op.batch) {
-      encode_message(item.message, scratch_);
-      const auto& output = item.message.sys_prop(core::SystemProperty::output_name);
-      stmt_insert_body_.bind(1, static_cast<std::int64_t>(item.targets.size()));
-      stmt_insert_body_.bind(2, item.message.origin.to_string());
-      stmt_insert_body_.bind(3, output ? std::string_view(*output) : std::string_view());
-      stmt_insert_body_.bind_static(4, scratch_);
-      auto r = stmt_insert_body_.run();
-      if (!r) return r;
-      const std::int64_t body = sqlite3_last_insert_rowid(db_.handle());
+    result.reserve(op.items.size());
+    for (const auto& item : op.items) {
+      // One queue (the common case): the body goes inline into the entry. Fan-out: one shared
+      // body row that every entry refers to.
+      const bool shared = item.targets.size() > 1;
+      std::int64_t body = 0;
+      if (shared) {
+        stmt_insert_body_.bind(1, static_cast<std::int64_t>(item.targets.size()));
+        stmt_insert_body_.bind_static(2, item.data);
+        auto r = stmt_insert_body_.run();
+        stmt_insert_body_.reset();
+        if (!r) return r;
+        body = sqlite3_last_insert_rowid(db_.handle());
+      }
       auto& seqs = result.emplace_back();
       seqs.reserve(item.targets.size());
       for (const auto& target : item.targets) {
         auto queue = queue_for(target.queue);
         if (!queue) return queue.error();
+        auto& insert = (*queue)->insert;
         const SeqNo seq = next_seq_++;
-        stmt_insert_entry_.bind(1, (*queue)->id);
-        stmt_insert_entry_.bind(2, static_cast<std::int64_t>(seq));
-        stmt_insert_entry_.bind(3, body);
-        stmt_insert_entry_.bind(4, expiry_ms(now_ms_, target.ttl));
-        r = stmt_insert_entry_.run();
+        insert.bind(1, static_cast<std::int64_t>(seq));
+        insert.bind(2, expiry_ms(now_ms_, target.ttl));
+        insert.bind_static_text(3, item.origin);
+        insert.bind_static_text(4, item.output);
+        if (shared) {
+          insert.bind(5, body);
+          insert.bind_null(6);
+        } else {
+          insert.bind_null(5);
+          insert.bind_static(6, item.data);
+        }
+        auto r = insert.run();
         if (!r) return r;
         ++(*queue)->length;
         touch(*queue);
         seqs.push_back(seq);
       }
-      used_bytes_ += scratch_.size() + kBodyOverhead + kEntryOverhead * item.targets.size();
+      used_bytes_ += footprint(item);
     }
-    appended_ += op.batch.size();
+    appended_ += op.items.size();
     op.result.emplace(std::move(result));
     return {};
+  }
+
+  /// Bytes an item takes in the file, for the quota: its encoding and, per entry, the labels
+  /// and b-tree overhead.
+  static std::size_t footprint(const EncodedItem& item) {
+    return item.data.size() + kBodyOverhead +
+           (kEntryOverhead + item.origin.size() + item.output.size()) * item.targets.size();
   }
 
   Result<void> execute(PeekOp& op) {
@@ -521,22 +567,22 @@ class SqliteStore final : public MessageStore {
       op.result.emplace(std::move(out));
       return {};
     }
-    stmt_peek_.bind(1, queue->id);
-    stmt_peek_.bind(2, static_cast<std::int64_t>(std::min<SeqNo>(op.after, kNever)));
-    stmt_peek_.bind(3, now_ms_);
-    stmt_peek_.bind(4, static_cast<std::int64_t>(std::min<std::size_t>(op.max, 1u << 30)));
+    auto& peek = queue->peek;
+    peek.bind(1, static_cast<std::int64_t>(std::min<SeqNo>(op.after, kNever)));
+    peek.bind(2, now_ms_);
+    peek.bind(3, static_cast<std::int64_t>(std::min<std::size_t>(op.max, 1u << 30)));
     int rc = 0;
-    while ((rc = stmt_peek_.step()) == SQLITE_ROW) {
-      auto message = decode_message(stmt_peek_.blob(2));
+    while ((rc = peek.step()) == SQLITE_ROW) {
+      auto message = decode_message(peek.blob(2));
       if (!message) {
-        stmt_peek_.reset();
+        peek.reset();
         op.result.emplace(Errc::corrupt);
         return {};
       }
-      out.push_back(StoredEntry{static_cast<SeqNo>(stmt_peek_.int64(0)),
-                                from_ms(stmt_peek_.int64(1)), std::move(*message)});
+      out.push_back(StoredEntry{static_cast<SeqNo>(peek.int64(0)), from_ms(peek.int64(1)),
+                                std::move(*message)});
     }
-    stmt_peek_.reset();
+    peek.reset();
     if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
     op.result.emplace(std::move(out));
     return {};
@@ -550,19 +596,12 @@ class SqliteStore final : public MessageStore {
     }
     const auto up_to = static_cast<std::int64_t>(std::min<SeqNo>(op.up_to, kNever));
     // Entries that expired before delivery and are acknowledged past are still TTL drops.
-    stmt_expired_in_range_.bind(1, queue->id);
-    stmt_expired_in_range_.bind(2, up_to);
-    stmt_expired_in_range_.bind(3, now_ms_);
-    if (auto r = collect_drops(stmt_expired_in_range_, "ttl_expiry"); !r) return r;
-    stmt_delete_up_to_.bind(1, queue->id);
-    stmt_delete_up_to_.bind(2, up_to);
-    auto r = stmt_delete_up_to_.run();
-    stmt_delete_up_to_.reset();
-    if (!r) return r;
-    const auto removed = static_cast<std::uint64_t>(db_.changes());
-    queue->length -= std::min(queue->length, removed);
-    touch(queue);
-    op.result.emplace(removed);
+    queue->expired_up_to.bind(1, up_to);
+    queue->expired_up_to.bind(2, now_ms_);
+    if (auto r = collect_drops(queue->expired_up_to, "ttl_expiry"); !r) return r;
+    auto removed = delete_up_to(*queue, up_to);
+    if (!removed) return removed.error();
+    op.result.emplace(*removed);
     return {};
   }
 
@@ -572,28 +611,32 @@ class SqliteStore final : public MessageStore {
       op.result.emplace(std::uint64_t{0});
       return {};
     }
-    constexpr auto kAll = std::numeric_limits<std::int64_t>::max();
-    stmt_labels_up_to_.bind(1, queue->id);
-    stmt_labels_up_to_.bind(2, kAll);
-    if (auto r = collect_drops(stmt_labels_up_to_, "purged"); !r) return r;
-    stmt_delete_up_to_.bind(1, queue->id);
-    stmt_delete_up_to_.bind(2, kAll);
-    auto r = stmt_delete_up_to_.run();
-    stmt_delete_up_to_.reset();
-    if (!r) return r;
-    const auto removed = static_cast<std::uint64_t>(db_.changes());
-    queue->length = 0;
-    touch(queue);
-    op.result.emplace(removed);
+    queue->labels_up_to.bind(1, kNever);
+    if (auto r = collect_drops(queue->labels_up_to, "purged"); !r) return r;
+    auto removed = delete_up_to(*queue, kNever);
+    if (!removed) return removed.error();
+    op.result.emplace(*removed);
     return {};
+  }
+
+  /// Deletes the queue's entries with seq <= up_to; the number removed.
+  Result<std::uint64_t> delete_up_to(QueueState& queue, std::int64_t up_to) {
+    queue.delete_up_to.bind(1, up_to);
+    auto r = queue.delete_up_to.run();
+    queue.delete_up_to.reset();
+    if (!r) return r.error();
+    const auto removed = static_cast<std::uint64_t>(db_.changes());
+    queue.length -= std::min(queue.length, removed);
+    touch(&queue);
+    return removed;
   }
 
   Result<void> execute(StatsOp& op) {
     StoreStats s;
     for (const auto& [key, q] : queues_)
       s.queues.push_back(QueueStats{key, q->length});
-    auto pages = db_.scalar("PRAGMA page_count");
-    auto free_pages = db_.scalar("PRAGMA freelist_count");
+    auto pages = sqlite::Db::scalar(stmt_page_count_);
+    auto free_pages = sqlite::Db::scalar(stmt_freelist_count_);
     if (!pages) return pages.error();
     if (!free_pages) return free_pages.error();
     s.file_bytes = static_cast<std::uint64_t>(*pages) * page_size_;
@@ -607,42 +650,50 @@ class SqliteStore final : public MessageStore {
 
   Result<void> execute(MaintainOp& op) {
     SweepResult result;
-    // TTL sweep: the expiry index hands out the oldest expired entries; at most sweep_batch per
-    // step keeps a long-offline gateway from stalling appends behind one huge delete.
-    stmt_sweep_select_.bind(1, now_ms_);
-    stmt_sweep_select_.bind(2, static_cast<std::int64_t>(options_.sweep_batch));
+    // TTL sweep: each queue's expiry index hands out its oldest expired entries; the oldest of
+    // all of them go first, at most sweep_batch per step, so a long-offline gateway never
+    // stalls appends behind one huge delete.
     struct Victim {
-      std::int64_t queue, seq;
+      std::int64_t expires, seq;
+      QueueState* queue;
+      std::string origin, output;
     };
     std::vector<Victim> victims;
-    int rc = 0;
-    while ((rc = stmt_sweep_select_.step()) == SQLITE_ROW) {
-      victims.push_back({stmt_sweep_select_.int64(0), stmt_sweep_select_.int64(1)});
-      ++drops_[DropKey{"ttl_expiry", std::string(stmt_sweep_select_.text(2)),
-                       std::string(stmt_sweep_select_.text(3))}];
-    }
-    stmt_sweep_select_.reset();
-    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
-    for (const auto& v : victims) {
-      stmt_delete_one_.bind(1, v.queue);
-      stmt_delete_one_.bind(2, v.seq);
-      auto r = stmt_delete_one_.run();
-      stmt_delete_one_.reset();
-      if (!r) return r;
-      if (auto it = queues_by_id_.find(v.queue); it != queues_by_id_.end()) {
-        it->second->length -= std::min<std::uint64_t>(it->second->length, 1);
-        touch(it->second);
+    const auto batch = static_cast<std::int64_t>(options_.sweep_batch);
+    for (auto& [key, q] : queues_) {
+      if (q->length == 0) continue;
+      q->expired.bind(1, now_ms_);
+      q->expired.bind(2, batch);
+      int rc = 0;
+      while ((rc = q->expired.step()) == SQLITE_ROW) {
+        victims.push_back(Victim{q->expired.int64(1), q->expired.int64(0), q.get(),
+                                 std::string(q->expired.text(2)), std::string(q->expired.text(3))});
       }
+      q->expired.reset();
+      if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+    }
+    std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) {
+      return std::tie(a.expires, a.seq) < std::tie(b.expires, b.seq);
+    });
+    if (victims.size() > options_.sweep_batch) victims.resize(options_.sweep_batch);
+    for (auto& v : victims) {
+      v.queue->delete_one.bind(1, v.seq);
+      auto r = v.queue->delete_one.run();
+      v.queue->delete_one.reset();
+      if (!r) return r;
+      v.queue->length -= std::min<std::uint64_t>(v.queue->length, 1);
+      touch(v.queue);
+      ++drops_[DropKey{"ttl_expiry", std::move(v.origin), std::move(v.output)}];
     }
     result.expired_removed = victims.size();
     // Incremental vacuum: give free pages back to the file system a bounded step at a time.
-    auto free_pages = db_.scalar("PRAGMA freelist_count");
+    auto free_pages = sqlite::Db::scalar(stmt_freelist_count_);
     if (!free_pages) return free_pages.error();
     if (*free_pages > options_.vacuum_threshold_pages) {
       const std::string sql =
           "PRAGMA incremental_vacuum(" + std::to_string(options_.vacuum_step_pages) + ")";
       if (auto r = db_.exec(sql.c_str()); !r) return r;
-      auto after = db_.scalar("PRAGMA freelist_count");
+      auto after = sqlite::Db::scalar(stmt_freelist_count_);
       if (!after) return after.error();
       result.pages_vacuumed = static_cast<std::uint64_t>(*free_pages - *after);
       vacuumed_ = true;
@@ -712,36 +763,23 @@ class SqliteStore final : public MessageStore {
       for (auto& [key, q] : queues_) {
         if (q->length == 0) continue;
         if (victim != nullptr && q->key.priority < victim->key.priority) continue;
-        stmt_head_.bind(1, q->id);
-        const int rc = stmt_head_.step();
-        const std::int64_t head = rc == SQLITE_ROW ? stmt_head_.int64(0) : 0;
-        stmt_head_.reset();
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::to_errc(rc);
-        if (head == 0) continue;
-        if (victim == nullptr || q->key.priority > victim->key.priority || head < victim_head) {
+        auto head = sqlite::Db::scalar(q->head);
+        if (!head) return head.error();
+        if (*head == 0) continue;
+        if (victim == nullptr || q->key.priority > victim->key.priority || *head < victim_head) {
           victim = q.get();
-          victim_head = head;
+          victim_head = *head;
         }
       }
       if (victim == nullptr) return false;
-      stmt_nth_.bind(1, victim->id);
-      stmt_nth_.bind(2, kChunk - 1);
-      int rc = stmt_nth_.step();
-      std::int64_t last = kNever;
-      if (rc == SQLITE_ROW) last = stmt_nth_.int64(0);
-      stmt_nth_.reset();
+      victim->nth.bind(1, kChunk - 1);
+      const int rc = victim->nth.step();
+      const std::int64_t last = rc == SQLITE_ROW ? victim->nth.int64(0) : kNever;
+      victim->nth.reset();
       if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::to_errc(rc);
-      stmt_labels_up_to_.bind(1, victim->id);
-      stmt_labels_up_to_.bind(2, last);
-      if (auto r = collect_drops(stmt_labels_up_to_, "store_full"); !r) return r.error();
-      stmt_delete_up_to_.bind(1, victim->id);
-      stmt_delete_up_to_.bind(2, last);
-      auto r = stmt_delete_up_to_.run();
-      stmt_delete_up_to_.reset();
-      if (!r) return r.error();
-      const auto removed = static_cast<std::uint64_t>(db_.changes());
-      victim->length -= std::min(victim->length, removed);
-      touch(victim);
+      victim->labels_up_to.bind(1, last);
+      if (auto r = collect_drops(victim->labels_up_to, "store_full"); !r) return r.error();
+      if (auto removed = delete_up_to(*victim, last); !removed) return removed.error();
       if (auto used = refresh_used_bytes(); !used) return used.error();
     }
     return true;
@@ -773,19 +811,52 @@ class SqliteStore final : public MessageStore {
     auto r = stmt_insert_queue_.run();
     stmt_insert_queue_.reset();
     if (!r) return r.error();
-    return add_queue(sqlite3_last_insert_rowid(db_.handle()), key, 0);
+    const auto id = sqlite3_last_insert_rowid(db_.handle());
+    if (auto created = schema::create_queue_table(db_, id); !created) return created.error();
+    return add_queue(id, key, 0);
   }
 
-  QueueState* add_queue(std::int64_t id, const QueueId& key, std::uint64_t length) {
+  Result<QueueState*> add_queue(std::int64_t id, const QueueId& key, std::uint64_t length) {
     auto q = std::make_unique<QueueState>();
     q->id = id;
     q->key = key;
     q->length = length;
+    if (auto r = prepare_queue(*q); !r) return r.error();
     q->gauge = &metrics_.queue_length.with({key.endpoint, std::to_string(key.priority)});
     auto* raw = q.get();
-    queues_by_id_[id] = raw;
     queues_[key] = std::move(q);
     return raw;
+  }
+
+  Result<void> prepare_queue(QueueState& q) {
+    const auto t = schema::queue_table(q.id);
+    // `+expires` keeps the planner on the sequence-number b-tree (FIFO order, no sort) rather
+    // than the expiry index for these range scans.
+    const std::pair<sqlite::Stmt*, std::string> statements[] = {
+        {&q.insert,
+         "INSERT INTO " + t +
+             " (seq, expires, origin, output, body, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+        {&q.peek,
+         "SELECT seq, expires, coalesce(data, (SELECT b.data FROM bodies b WHERE b.id = "
+         "body)) FROM " +
+             t + " WHERE seq > ?1 AND +expires > ?2 ORDER BY seq LIMIT ?3"},
+        {&q.delete_up_to, "DELETE FROM " + t + " WHERE seq <= ?1"},
+        {&q.delete_one, "DELETE FROM " + t + " WHERE seq = ?1"},
+        {&q.expired_up_to, "SELECT origin, output, count(*) FROM " + t +
+                               " WHERE seq <= ?1 AND +expires <= ?2 GROUP BY 1, 2"},
+        {&q.labels_up_to,
+         "SELECT origin, output, count(*) FROM " + t + " WHERE seq <= ?1 GROUP BY 1, 2"},
+        {&q.head, "SELECT min(seq) FROM " + t},
+        {&q.nth, "SELECT seq FROM " + t + " ORDER BY seq LIMIT 1 OFFSET ?1"},
+        {&q.expired, "SELECT seq, expires, origin, output FROM " + t +
+                         " WHERE expires <= ?1 ORDER BY expires LIMIT ?2"},
+    };
+    for (const auto& [stmt, sql] : statements) {
+      auto prepared = db_.prepare(sql);
+      if (!prepared) return prepared.error();
+      *stmt = std::move(*prepared);
+    }
+    return {};
   }
 
   void touch(QueueState* q) {
@@ -796,23 +867,37 @@ class SqliteStore final : public MessageStore {
   /// memory never disagrees with the file.
   Result<void> load_state() {
     queues_.clear();
-    queues_by_id_.clear();
-    auto select = db_.prepare(
-        "SELECT q.id, q.endpoint, q.priority, (SELECT count(*) FROM entries e WHERE e.queue = "
-        "q.id) FROM queues q");
-    if (!select) return select.error();
-    int rc = 0;
-    while ((rc = select->step()) == SQLITE_ROW) {
-      QueueId key{std::string(select->text(1)), static_cast<std::uint32_t>(select->int64(2))};
-      auto* q = add_queue(select->int64(0), key, static_cast<std::uint64_t>(select->int64(3)));
-      q->gauge->set(static_cast<double>(q->length));
+    struct Row {
+      std::int64_t id;
+      QueueId key;
+    };
+    std::vector<Row> rows;
+    {
+      auto select = db_.prepare("SELECT id, endpoint, priority FROM queues");
+      if (!select) return select.error();
+      int rc = 0;
+      while ((rc = select->step()) == SQLITE_ROW) {
+        rows.push_back(Row{
+            select->int64(0),
+            QueueId{std::string(select->text(1)), static_cast<std::uint32_t>(select->int64(2))}});
+      }
+      if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
     }
-    if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
-    auto max_seq = db_.scalar("SELECT coalesce(max(seq), 0) FROM entries");
-    if (!max_seq) return max_seq.error();
+    std::int64_t max_seq = 0;
+    for (const auto& row : rows) {
+      const auto t = schema::queue_table(row.id);
+      auto count = db_.scalar(("SELECT count(*) FROM " + t).c_str());
+      if (!count) return count.error();
+      auto last = db_.scalar(("SELECT coalesce(max(seq), 0) FROM " + t).c_str());
+      if (!last) return last.error();
+      max_seq = std::max(max_seq, *last);
+      auto q = add_queue(row.id, row.key, static_cast<std::uint64_t>(*count));
+      if (!q) return q.error();
+      (*q)->gauge->set(static_cast<double>((*q)->length));
+    }
     auto saved = db_.scalar("SELECT coalesce(max(value), 0) FROM meta WHERE key = 'next_seq'");
     if (!saved) return saved.error();
-    next_seq_ = static_cast<SeqNo>(std::max<std::int64_t>(*max_seq + 1, *saved));
+    next_seq_ = static_cast<SeqNo>(std::max<std::int64_t>(max_seq + 1, *saved));
     if (next_seq_ == 0) next_seq_ = 1;
     auto page_size = db_.scalar("PRAGMA page_size");
     if (!page_size) return page_size.error();
@@ -821,9 +906,9 @@ class SqliteStore final : public MessageStore {
   }
 
   Result<void> refresh_used_bytes() {
-    auto pages = db_.scalar("PRAGMA page_count");
+    auto pages = sqlite::Db::scalar(stmt_page_count_);
     if (!pages) return pages.error();
-    auto free_pages = db_.scalar("PRAGMA freelist_count");
+    auto free_pages = sqlite::Db::scalar(stmt_freelist_count_);
     if (!free_pages) return free_pages.error();
     used_bytes_ = static_cast<std::uint64_t>(*pages - *free_pages) * page_size_;
     file_bytes_ = static_cast<std::uint64_t>(*pages) * page_size_;
@@ -846,27 +931,13 @@ class SqliteStore final : public MessageStore {
       const char* sql;
     };
     const Entry entries[] = {
-        {&stmt_insert_body_,
-         "INSERT INTO bodies (refs, origin, output, data) VALUES (?1, ?2, ?3, ?4)"},
-        {&stmt_insert_entry_,
-         "INSERT INTO entries (queue, seq, body, expires) VALUES (?1, ?2, ?3, ?4)"},
+        {&stmt_begin_write_, "BEGIN IMMEDIATE"},
+        {&stmt_begin_read_, "BEGIN"},
+        {&stmt_commit_, "COMMIT"},
+        {&stmt_page_count_, "PRAGMA page_count"},
+        {&stmt_freelist_count_, "PRAGMA freelist_count"},
+        {&stmt_insert_body_, "INSERT INTO bodies (refs, data) VALUES (?1, ?2)"},
         {&stmt_insert_queue_, "INSERT INTO queues (endpoint, priority) VALUES (?1, ?2)"},
-        {&stmt_peek_,
-         "SELECT e.seq, e.expires, b.data FROM entries e JOIN bodies b ON b.id = e.body "
-         "WHERE e.queue = ?1 AND e.seq > ?2 AND e.expires > ?3 ORDER BY e.seq LIMIT ?4"},
-        {&stmt_delete_up_to_, "DELETE FROM entries WHERE queue = ?1 AND seq <= ?2"},
-        {&stmt_delete_one_, "DELETE FROM entries WHERE queue = ?1 AND seq = ?2"},
-        {&stmt_expired_in_range_,
-         "SELECT b.origin, b.output, count(*) FROM entries e JOIN bodies b ON b.id = e.body "
-         "WHERE e.queue = ?1 AND e.seq <= ?2 AND e.expires <= ?3 GROUP BY 1, 2"},
-        {&stmt_labels_up_to_,
-         "SELECT b.origin, b.output, count(*) FROM entries e JOIN bodies b ON b.id = e.body "
-         "WHERE e.queue = ?1 AND e.seq <= ?2 GROUP BY 1, 2"},
-        {&stmt_sweep_select_,
-         "SELECT e.queue, e.seq, b.origin, b.output FROM entries e JOIN bodies b ON b.id = "
-         "e.body WHERE e.expires <= ?1 ORDER BY e.expires LIMIT ?2"},
-        {&stmt_head_, "SELECT min(seq) FROM entries WHERE queue = ?1"},
-        {&stmt_nth_, "SELECT seq FROM entries WHERE queue = ?1 ORDER BY seq LIMIT 1 OFFSET ?2"},
         {&stmt_meta_put_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"},
         {&stmt_state_put_, "INSERT OR REPLACE INTO state (ns, key, value) VALUES (?1, ?2, ?3)"},
         {&stmt_state_get_, "SELECT value FROM state WHERE ns = ?1 AND key = ?2"},
@@ -897,8 +968,7 @@ class SqliteStore final : public MessageStore {
   // Store thread only (and start() before the thread exists).
   sqlite::Db db_;
   StoreLock lock_;
-  std::map<QueueId, std::unique_ptr<QueueState>> queues_;
-  std::unordered_map<std::int64_t, QueueState*> queues_by_id_;
+  std::map<QueueId, std::unique_ptr<QueueState>> queues_;  // after db_: finalized before it
   SeqNo next_seq_ = 1;
   std::uint64_t page_size_ = 4096;
   std::uint64_t used_bytes_ = 0;
@@ -911,11 +981,9 @@ class SqliteStore final : public MessageStore {
   bool sync_full_now_ = true;  ///< what PRAGMA synchronous is set to (sync=full stores only)
   std::map<DropKey, std::uint64_t> drops_;
   std::vector<QueueState*> touched_;
-  std::vector<std::byte> scratch_;  ///< the body being inserted (bound SQLITE_STATIC)
-  sqlite::Stmt stmt_insert_body_, stmt_insert_entry_, stmt_insert_queue_, stmt_peek_,
-      stmt_delete_up_to_, stmt_delete_one_, stmt_expired_in_range_, stmt_labels_up_to_,
-      stmt_sweep_select_, stmt_head_, stmt_nth_, stmt_meta_put_, stmt_state_put_, stmt_state_get_,
-      stmt_state_erase_, stmt_state_list_;
+  sqlite::Stmt stmt_begin_write_, stmt_begin_read_, stmt_commit_, stmt_page_count_,
+      stmt_freelist_count_, stmt_insert_body_, stmt_insert_queue_, stmt_meta_put_, stmt_state_put_,
+      stmt_state_get_, stmt_state_erase_, stmt_state_list_;
 
   std::thread thread_;  // last: started after everything above exists
 };

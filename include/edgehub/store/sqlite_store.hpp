@@ -18,7 +18,7 @@
 namespace edgehub::store {
 
 /// The schema version this build writes; older files are migrated forward at open.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 /// Opens or creates the store at options.path and starts its thread.
 ///

@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include <limits>
+#include <optional>
 #include <random>
 
 #include "component/store/store_fixture.hpp"
@@ -214,13 +216,213 @@ TEST_F(StoreFileTest, MigratesVersion1Forward) {
     });
     EXPECT_TRUE(put);
   }
-  EXPECT_EQ(raw_scalar("SELECT version FROM schema_version"), 2);
+  EXPECT_EQ(raw_scalar("SELECT version FROM schema_version"), kSchemaVersion);
   EXPECT_EQ(raw_scalar("PRAGMA auto_vacuum"), 2);
   EXPECT_EQ(raw_scalar("SELECT refs FROM bodies WHERE id = 1"), 1);
   // Reopening a migrated store is a no-op migration.
   auto again = open_store();
   ASSERT_TRUE(again);
   EXPECT_EQ(peek(*again, QueueId{"gw/m/in", 0}).size(), 1u);
+}
+
+// Version 2 exactly as it shipped: every message a row in `bodies`, one row per queue in the
+// shared `entries` table, and the trigger that reference-counts bodies.
+constexpr const char* kSchemaV2 = R"sql(
+  CREATE TABLE schema_version (version INTEGER NOT NULL);
+  INSERT INTO schema_version (version) VALUES (2);
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE bodies (id INTEGER PRIMARY KEY, refs INTEGER NOT NULL,
+                       origin TEXT NOT NULL DEFAULT '', output TEXT NOT NULL DEFAULT '',
+                       data BLOB NOT NULL);
+  CREATE TABLE queues (id INTEGER PRIMARY KEY, endpoint TEXT NOT NULL, priority INTEGER NOT NULL,
+                       UNIQUE (endpoint, priority));
+  CREATE TABLE entries (queue INTEGER NOT NULL, seq INTEGER NOT NULL, body INTEGER NOT NULL,
+                        expires INTEGER NOT NULL, PRIMARY KEY (queue, seq)) WITHOUT ROWID;
+  CREATE INDEX entries_by_expiry ON entries (expires);
+  CREATE TRIGGER entries_release AFTER DELETE ON entries BEGIN
+    DELETE FROM bodies WHERE id = OLD.body AND refs <= 1;
+    UPDATE bodies SET refs = refs - 1 WHERE id = OLD.body;
+  END;
+  CREATE TABLE state (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+                      PRIMARY KEY (ns, key)) WITHOUT ROWID;
+)sql";
+
+/// Writes a version 2 store the way the v2 engine did: `messages` appended in order, each to
+/// the queues named by its index (fan-out shares one body), sequence numbers from 1 up.
+class V2Writer {
+ public:
+  V2Writer(const fs::path& path, FakeClock& clock) : clock_(clock) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    exec("PRAGMA page_size = 4096; PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;");
+    exec(kSchemaV2);
+    exec("BEGIN");
+  }
+  ~V2Writer() {
+    exec("COMMIT");
+    sqlite3_close(db_);  // the last connection checkpoints and removes the WAL
+  }
+
+  std::int64_t queue(const std::string& endpoint, std::uint32_t priority) {
+    const auto sql = "INSERT INTO queues (endpoint, priority) VALUES ('" + endpoint + "', " +
+                     std::to_string(priority) + ")";
+    exec(sql.c_str());
+    return sqlite3_last_insert_rowid(db_);
+  }
+
+  /// One message to `queues` with the given time to live (none: never expires); the sequence
+  /// numbers it got, one per queue.
+  std::vector<SeqNo> append(const core::Message& m, const std::vector<std::int64_t>& queues,
+                            std::optional<std::chrono::seconds> ttl = std::nullopt) {
+    const auto blob = encode_message(m);
+    const auto& output = m.sys_prop(core::SystemProperty::output_name);
+    sqlite3_stmt* body = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_,
+                                 "INSERT INTO bodies (refs, origin, output, data) VALUES (?1, ?2, "
+                                 "?3, ?4)",
+                                 -1, &body, nullptr),
+              SQLITE_OK);
+    const auto origin = m.origin.to_string();
+    const std::string out = output ? *output : "";
+    sqlite3_bind_int64(body, 1, static_cast<std::int64_t>(queues.size()));
+    sqlite3_bind_text(body, 2, origin.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(body, 3, out.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(body, 4, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    EXPECT_EQ(sqlite3_step(body), SQLITE_DONE);
+    sqlite3_finalize(body);
+    const auto body_id = sqlite3_last_insert_rowid(db_);
+    const auto expires = ttl ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   (clock_.now() + *ttl).time_since_epoch())
+                                   .count()
+                             : std::numeric_limits<std::int64_t>::max();
+    std::vector<SeqNo> seqs;
+    for (const auto q : queues) {
+      const auto seq = next_seq_++;
+      const auto sql = "INSERT INTO entries (queue, seq, body, expires) VALUES (" +
+                       std::to_string(q) + ", " + std::to_string(seq) + ", " +
+                       std::to_string(body_id) + ", " + std::to_string(expires) + ")";
+      exec(sql.c_str());
+      seqs.push_back(seq);
+    }
+    return seqs;
+  }
+
+  /// An ack as v2 did it: the trigger releases the body with its last entry.
+  void ack(std::int64_t queue, SeqNo up_to) {
+    const auto sql = "DELETE FROM entries WHERE queue = " + std::to_string(queue) +
+                     " AND seq <= " + std::to_string(up_to);
+    exec(sql.c_str());
+  }
+
+  void exec(const char* sql) {
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql, nullptr, nullptr, &error), SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+  }
+
+ private:
+  FakeClock& clock_;
+  sqlite3* db_ = nullptr;
+  SeqNo next_seq_ = 1;
+};
+
+TEST_F(StoreFileTest, MigratesVersion2ToInlineBodiesKeepingEveryMessageInOrder) {
+  const QueueId up{"iothub", kDefaultPriority};
+  const QueueId urgent{"iothub", 0};
+  const QueueId module{"gw/filter/in1", kDefaultPriority};
+  std::vector<std::string> up_bodies, urgent_bodies, module_bodies;
+  std::vector<SeqNo> up_seqs, module_seqs;
+  SeqNo shared_module_seq = 0;
+  std::uint64_t urgent_from_dev1_mod = 0;
+  {
+    V2Writer v2(options_.path, clock_);
+    const auto q_up = v2.queue(up.endpoint, up.priority);
+    const auto q_urgent = v2.queue(urgent.endpoint, urgent.priority);
+    const auto q_module = v2.queue(module.endpoint, module.priority);
+    for (int i = 0; i < 300; ++i) {
+      auto m = make_message("m" + std::to_string(i) + std::string(static_cast<std::size_t>(i), 'x'),
+                            "dev" + std::to_string(i % 3), i % 2 ? "mod" : "");
+      m.set_app("i", std::to_string(i));
+      if (i % 2) m.sys_prop(core::SystemProperty::output_name) = "out";
+      const auto body = std::string(m.body_text());
+      if (i % 10 == 0) {
+        // Fan-out to two queues: one shared body in v2, and it must stay shared in v3.
+        const auto seqs = v2.append(m, {q_up, q_module});
+        up_bodies.push_back(body);
+        up_seqs.push_back(seqs[0]);
+        module_bodies.push_back(body);
+        module_seqs.push_back(seqs[1]);
+        if (i == 290) shared_module_seq = seqs[1];
+      } else if (i % 7 == 0) {
+        v2.append(m, {q_urgent}, std::chrono::seconds(60));
+        urgent_bodies.push_back(body);
+        urgent_from_dev1_mod += m.origin.to_string() == "dev1/mod" ? 1 : 0;
+      } else {
+        up_seqs.push_back(v2.append(m, {q_up})[0]);
+        up_bodies.push_back(body);
+      }
+    }
+    // The first ten upstream entries were delivered before the upgrade: their bodies are gone,
+    // except where another queue still holds them (message 0 in the module queue).
+    v2.ack(q_up, up_seqs[9]);
+    up_bodies.erase(up_bodies.begin(), up_bodies.begin() + 10);
+    up_seqs.erase(up_seqs.begin(), up_seqs.begin() + 10);
+    v2.exec("INSERT INTO meta (key, value) VALUES ('next_seq', 5000)");
+    v2.exec("INSERT INTO state (ns, key, value) VALUES ('twin', 'dev1', x'7b7d')");
+  }
+  ASSERT_EQ(raw_scalar("SELECT version FROM schema_version"), 2);
+  const auto v2_bodies = raw_scalar("SELECT count(*) FROM bodies");
+
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto bodies_of = [](const std::vector<StoredEntry>& entries) {
+    std::vector<std::string> out;
+    for (const auto& e : entries)
+      out.emplace_back(e.message.body_text());
+    return out;
+  };
+  const auto up_entries = peek(*store, up);
+  EXPECT_EQ(bodies_of(up_entries), up_bodies);
+  ASSERT_EQ(up_entries.size(), up_seqs.size());
+  for (std::size_t i = 0; i < up_seqs.size(); ++i)
+    EXPECT_EQ(up_entries[i].seq, up_seqs[i]);
+  EXPECT_EQ(bodies_of(peek(*store, urgent)), urgent_bodies);
+  const auto module_entries = peek(*store, module);
+  EXPECT_EQ(bodies_of(module_entries), module_bodies);
+  ASSERT_FALSE(module_entries.empty());
+  EXPECT_EQ(module_entries.back().seq, shared_module_seq);
+  // Properties, origin and expiry survive the move.
+  const auto urgent_entries = peek(*store, urgent);
+  ASSERT_FALSE(urgent_entries.empty());
+  EXPECT_EQ(urgent_entries[0].message.origin.to_string(), "dev1/mod");
+  ASSERT_NE(urgent_entries[0].message.find_app("i"), nullptr);
+  EXPECT_EQ(urgent_entries[0].message.find_app("i")->value, "7");
+  EXPECT_LT(urgent_entries[0].expires_at, core::SystemTime::max());
+  EXPECT_EQ(gauge("iothub", kDefaultPriority), static_cast<double>(up_bodies.size()));
+  EXPECT_EQ(gauge("gw/filter/in1", kDefaultPriority), static_cast<double>(module_bodies.size()));
+  // One body per message still held, whether inline or shared, as in v2.
+  EXPECT_EQ(bodies(), static_cast<std::uint64_t>(v2_bodies));
+  // New sequence numbers continue after the saved high-water mark.
+  auto r = append_one(*store, to_queue(make_message("after"), "iothub"));
+  ASSERT_TRUE(r);
+  EXPECT_GE((*r)[0][0], 5000u);
+  auto state = wait_for<std::optional<std::vector<std::byte>>>(
+      ioc_, [&](auto h) { store->async_get_state("twin", "dev1", std::move(h)); });
+  ASSERT_TRUE(state);
+  ASSERT_TRUE(state->has_value());
+  EXPECT_EQ((*state)->size(), 2u);
+  // TTL sweep and drop labels work on migrated entries.
+  clock_.advance(std::chrono::seconds(61));
+  EXPECT_EQ(maintain(*store).expired_removed, urgent_bodies.size());
+  EXPECT_EQ(dropped("ttl_expiry", "dev1/mod", "out"), urgent_from_dev1_mod);
+  EXPECT_GT(urgent_from_dev1_mod, 0u);
+  // Shared bodies are released with their last entry: ack the module queue, then upstream.
+  EXPECT_EQ(ack(*store, module, module_seqs.back()), module_bodies.size());
+  EXPECT_EQ(ack(*store, up, (*r)[0][0]), up_bodies.size() + 1);
+  EXPECT_EQ(bodies(), 0u);
+  store.reset();
+  EXPECT_EQ(raw_scalar("SELECT version FROM schema_version"), kSchemaVersion);
+  EXPECT_EQ(raw_scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'entries'"), 0);
+  EXPECT_EQ(raw_scalar("SELECT count(*) FROM bodies"), 0);
 }
 
 }  // namespace
