@@ -56,26 +56,6 @@ std::string format_time(core::SystemTime t) {
   return buf;
 }
 
-// The MQTT and AMQP sessions are issue 6 and 7; until a protocol session is wired in, a device
-// that completes the TLS handshake is given the protocol's own connect deadline and then closed,
-// exactly as a client that never sends CONNECT/OPEN will be.
-asio::awaitable<void> close_after_connect_deadline(std::unique_ptr<net::Transport> transport,
-                                                   std::chrono::milliseconds deadline) {
-  asio::steady_timer timer(transport->get_executor());
-  timer.expires_after(deadline);
-  auto* t = transport.get();
-  timer.async_wait([t](const boost::system::error_code& ec) {
-    if (!ec) t->close();
-  });
-  std::array<char, 1024> sink{};
-  for (;;) {
-    auto n = co_await transport->read_some(asio::buffer(sink));
-    if (!n) break;
-  }
-  timer.cancel();
-  co_await transport->shutdown();
-}
-
 }  // namespace
 
 Gateway::Gateway(std::shared_ptr<const config::GatewayConfig> config, const core::Clock& clock)
@@ -192,6 +172,15 @@ void Gateway::start_pipeline() {
   mqtt_context_.methods = methods_.get();
   mqtt_context_.stats = &mqtt_stats_;
   mqtt_context_.clock = &clock_;
+
+  amqp_context_.limits = &limits_;
+  amqp_context_.authenticator = authenticator_.get();
+  amqp_context_.ingress = ingress_.get();
+  amqp_context_.channels = &channels_;
+  amqp_context_.twins = twins_.get();
+  amqp_context_.methods = methods_.get();
+  amqp_context_.stats = &amqp_stats_;
+  amqp_context_.clock = &clock_;
 }
 
 void Gateway::teardown() {
@@ -300,22 +289,20 @@ void Gateway::start_listeners() {
   const Wanted wanted[] = {{net::Listener::Kind::mqtt, cfg.listen.mqtt, "mqtt"},
                            {net::Listener::Kind::amqp, cfg.listen.amqp, "amqp"},
                            {net::Listener::Kind::https, cfg.listen.https, "https"}};
-  const auto connect_timeout = cfg.limits.connect_timeout;
-  auto hold = [this, connect_timeout](std::unique_ptr<net::Transport> t) {
-    asio::co_spawn(io_, close_after_connect_deadline(std::move(t), connect_timeout),
-                   asio::detached);
-  };
   auto serve_mqtt = [this](std::unique_ptr<net::Transport> t) {
     mqtt::serve(std::move(t), mqtt_context_);
+  };
+  auto serve_amqp = [this](std::unique_ptr<net::Transport> t) {
+    amqp::serve(std::move(t), amqp_context_);
   };
   for (const auto& w : wanted) {
     if (!w.where) {
       spdlog::info("{} listener disabled ([gateway.listen] {} = \"\")", w.key, w.key);
       continue;
     }
-    auto listener = std::make_unique<net::Listener>(io_, w.kind, tls_, cfg.limits,
-                                                    connection_budget_, listener_stats_,
-                                                    net::ListenerHandlers{serve_mqtt, hold, {}});
+    auto listener = std::make_unique<net::Listener>(
+        io_, w.kind, tls_, cfg.limits, connection_budget_, listener_stats_,
+        net::ListenerHandlers{serve_mqtt, serve_amqp, {}});
     if (auto r = listener->start(*w.where); !r) {
       std::string fix =
           "choose a free address or disable the listener with " + std::string(w.key) + " = \"\"";

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "edgehub/amqp/session.hpp"
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
 #include "edgehub/hub/device_channels.hpp"
@@ -94,6 +95,8 @@ class Gateway {
   mqtt::SessionStats mqtt_stats_{registry_};
   config::LimitsConfig limits_;  ///< the live limits; sessions read them, a reload updates them
   mqtt::SessionContext mqtt_context_;
+  amqp::SessionStats amqp_stats_{registry_};
+  amqp::SessionContext amqp_context_;
 
   boost::asio::io_context io_{1};
   // After io_: the store posts completions onto it, and is closed (its thread joined) first.

@@ -1,0 +1,31 @@
+#pragma once
+
+// Small helpers over Proton C's pn_data_t / pn_message_t, private to amqp_core.
+
+#include <proton/codec.h>
+#include <proton/message.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace edgehub::amqp_core::detail {
+
+struct MessageFree {
+  void operator()(pn_message_t* m) const noexcept { pn_message_free(m); }
+};
+using MessagePtr = std::unique_ptr<pn_message_t, MessageFree>;
+
+inline std::string_view view(pn_bytes_t b) noexcept {
+  return b.start ? std::string_view(b.start, b.size) : std::string_view{};
+}
+inline pn_bytes_t bytes_of(std::string_view s) noexcept {
+  return pn_bytes(s.size(), s.data());
+}
+
+/// The current scalar node of `data` as text (numbers in decimal, uuid as lower-case text,
+/// timestamps as ISO 8601); nullopt for null, described, list, map and array nodes.
+std::optional<std::string> scalar_text(pn_data_t* data);
+
+}  // namespace edgehub::amqp_core::detail

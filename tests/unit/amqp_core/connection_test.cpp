@@ -1,0 +1,497 @@
+// ServerConnection against an in-process Proton C client driver: bytes move between the two in
+// memory, so SASL, CBS, attach refusals, flow and dispositions are tested without sockets.
+
+#include "edgehub/amqp_core/connection.hpp"
+
+#include <gtest/gtest.h>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/connection_driver.h>
+#include <proton/delivery.h>
+#include <proton/disposition.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/terminus.h>
+#include <proton/transport.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "edgehub/amqp_core/cbs.hpp"
+#include "edgehub/amqp_core/errors.hpp"
+#include "test_messages.hpp"
+
+namespace edgehub::amqp_core {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::b;
+
+const core::SystemTime kNow = core::SystemTime(std::chrono::seconds(1'800'000'000));
+
+struct FakeHandler : ConnectionHandler {
+  std::map<std::string, std::string> tokens;  // identity -> the one token that authenticates it
+  bool certificate_ok = false;
+  std::vector<std::pair<DeliveryId, core::Message>> telemetry;
+  std::vector<TwinRequest> twin;
+  std::vector<std::string> counted;
+  std::vector<std::pair<std::string, bool>> subscriptions;
+  std::vector<std::string> authorised, deauthorised;
+  std::map<std::uint64_t, core::ErrorCode> settled;
+  std::vector<std::tuple<std::string, std::string, int, std::string>> method_responses;
+
+  core::Result<core::SystemTime> authenticate_token(const core::ClientId& id,
+                                                    std::string_view token) override {
+    auto it = tokens.find(id.to_string());
+    if (it == tokens.end() || it->second != token) return Errc::unauthorized;
+    return kNow + 1h;
+  }
+  core::Result<core::SystemTime> authenticate_certificate(const core::ClientId&) override {
+    if (!certificate_ok) return Errc::unauthorized;
+    return kNow + 24h;
+  }
+  void on_authorised(const core::ClientId& id, core::SystemTime) override {
+    authorised.push_back(id.to_string());
+  }
+  void on_deauthorised(const core::ClientId& id) override {
+    deauthorised.push_back(id.to_string());
+  }
+  void on_subscription(const core::ClientId& id, Node node, bool active) override {
+    subscriptions.emplace_back(id.to_string() + ":" + std::to_string(static_cast<int>(node)),
+                               active);
+  }
+  void on_telemetry(DeliveryId d, core::Message m) override { telemetry.emplace_back(d, m); }
+  void on_twin_request(TwinRequest r) override { twin.push_back(std::move(r)); }
+  void on_method_response(const core::ClientId& id, std::string rid, int status,
+                          std::string payload) override {
+    method_responses.emplace_back(id.to_string(), rid, status, payload);
+  }
+  void on_outbound_settled(std::uint64_t token, core::ErrorCode outcome) override {
+    settled[token] = outcome;
+  }
+  void count(std::string_view reason) override { counted.emplace_back(reason); }
+  bool was_counted(std::string_view reason) const {
+    return std::find(counted.begin(), counted.end(), reason) != counted.end();
+  }
+};
+
+// A minimal AMQP client over a Proton C driver.
+struct Client {
+  pn_connection_driver_t d{};
+  pn_session_t* session = nullptr;
+  std::vector<std::vector<std::byte>> received;  // messages on receiver links, in order
+  std::vector<pn_link_t*> received_on;
+  std::string transport_error;
+
+  explicit Client(const char* plain_user = nullptr, const char* password = nullptr,
+                  const char* mech = nullptr) {
+    pn_connection_driver_init(&d, nullptr, nullptr);
+    if (plain_user || mech) {
+      pn_sasl_t* sasl = pn_sasl(d.transport);
+      pn_sasl_set_allow_insecure_mechs(sasl, true);
+      pn_sasl_allowed_mechs(sasl, mech ? mech : "PLAIN");
+      if (plain_user) {
+        pn_connection_set_user(d.connection, plain_user);
+        pn_connection_set_password(d.connection, password);
+      }
+    }
+    pn_connection_driver_bind(&d);
+    pn_connection_set_container(d.connection, "test-client");
+    pn_connection_open(d.connection);
+    session = pn_session(d.connection);
+    pn_session_open(session);
+  }
+  ~Client() { pn_connection_driver_destroy(&d); }
+
+  pn_link_t* sender(const char* name, const char* target, const char* pair = nullptr) {
+    pn_link_t* l = pn_sender(session, name);
+    pn_terminus_set_address(pn_link_target(l), target);
+    if (pair) add_pair(l, pair);
+    pn_link_open(l);
+    return l;
+  }
+  pn_link_t* receiver(const char* name, const char* source, const char* pair = nullptr) {
+    pn_link_t* l = pn_receiver(session, name);
+    pn_terminus_set_address(pn_link_source(l), source);
+    if (pair) add_pair(l, pair);
+    pn_link_open(l);
+    pn_link_flow(l, 10);
+    return l;
+  }
+  static void add_pair(pn_link_t* l, const char* pair) {
+    pn_data_t* p = pn_link_properties(l);
+    pn_data_put_map(p);
+    pn_data_enter(p);
+    pn_data_put_symbol(p, b("com.microsoft:channel-correlation-id"));
+    pn_data_put_string(p, b(pair));
+    pn_data_exit(p);
+  }
+  pn_delivery_t* send(pn_link_t* l, const std::vector<std::byte>& bytes, bool settled = false) {
+    static std::uint64_t tag = 0;
+    ++tag;
+    pn_delivery_t* dl = pn_delivery(l, pn_dtag(reinterpret_cast<const char*>(&tag), sizeof tag));
+    pn_link_send(l, reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    pn_link_advance(l);
+    if (settled) pn_delivery_settle(dl);
+    return dl;
+  }
+
+  void handle_events() {
+    while (pn_event_t* e = pn_connection_driver_next_event(&d)) {
+      switch (pn_event_type(e)) {
+        case PN_DELIVERY: {
+          pn_delivery_t* dl = pn_event_delivery(e);
+          pn_link_t* l = pn_delivery_link(dl);
+          if (pn_link_is_receiver(l) && pn_delivery_readable(dl) && !pn_delivery_partial(dl)) {
+            std::vector<std::byte> buf(pn_delivery_pending(dl));
+            pn_link_recv(l, reinterpret_cast<char*>(buf.data()), buf.size());
+            pn_link_advance(l);
+            received.push_back(std::move(buf));
+            received_on.push_back(l);
+            pn_delivery_update(dl, PN_ACCEPTED);
+            pn_delivery_settle(dl);
+          }
+          break;
+        }
+        case PN_TRANSPORT_ERROR: {
+          pn_condition_t* c = pn_transport_condition(d.transport);
+          transport_error = pn_condition_get_name(c) ? pn_condition_get_name(c) : "?";
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+};
+
+void pump(Client& c, ServerConnection& s) {
+  for (int round = 0; round < 200; ++round) {
+    bool moved = false;
+    pn_bytes_t out = pn_connection_driver_write_buffer(&c.d);
+    if (out.size > 0) {
+      s.on_input(std::span(reinterpret_cast<const std::byte*>(out.start), out.size));
+      pn_connection_driver_write_done(&c.d, out.size);
+      moved = true;
+    }
+    auto so = s.output();
+    while (!so.empty()) {
+      pn_rwbytes_t in = pn_connection_driver_read_buffer(&c.d);
+      if (in.size == 0) break;
+      const auto n = std::min(in.size, so.size());
+      std::memcpy(in.start, so.data(), n);
+      pn_connection_driver_read_done(&c.d, n);
+      s.output_done(n);
+      so = s.output();
+      moved = true;
+    }
+    c.handle_events();
+    if (!moved) break;
+  }
+}
+
+std::string link_error(pn_link_t* l) {
+  pn_condition_t* c = pn_link_remote_condition(l);
+  return pn_condition_is_set(c) ? pn_condition_get_name(c) : "";
+}
+
+const char* kToken = "SharedAccessSignature sr=myhub.azure-devices.net%2Fdevices%2Fdev1&sig=s&se=1";
+
+std::vector<std::byte> put_token(const char* audience, const char* token) {
+  return testing::encode([&](pn_message_t* m) {
+    pn_data_put_string(pn_message_id(m), b("req-1"));
+    pn_message_set_reply_to(m, "cbs");
+    testing::put_string_map(pn_message_properties(m), {{"operation", "put-token"},
+                                                       {"type", "servicebus.windows.net:sastoken"},
+                                                       {"name", audience}});
+    pn_data_put_string(pn_message_body(m), b(token));
+  });
+}
+
+int cbs_status(const std::vector<std::byte>& reply) {
+  auto d = decode_message(reply);
+  if (!d) return -1;
+  const auto* s = d->message.find_app("status-code");
+  return s && s->value ? std::stoi(*s->value) : -1;
+}
+
+struct AmqpConnection : ::testing::Test {
+  FakeHandler handler;
+  ConnectionOptions options;
+  std::unique_ptr<ServerConnection> server;
+  void SetUp() override {
+    handler.tokens["dev1"] = kToken;
+    handler.tokens["dev1/mod1"] = "module-token";
+    options.link_credit = 4;
+    server = std::make_unique<ServerConnection>(options, handler);
+  }
+  // $cbs links and a put-token; returns the CBS status.
+  int cbs(Client& c, const char* audience, const char* token) {
+    auto* out = c.sender("cbs-out", "$cbs");
+    auto* in = c.receiver("cbs-in", "$cbs");
+    pump(c, *server);
+    c.send(out, put_token(audience, token));
+    pump(c, *server);
+    for (std::size_t i = 0; i < c.received.size(); ++i) {
+      if (c.received_on[i] == in) return cbs_status(c.received[i]);
+    }
+    return -1;
+  }
+};
+
+TEST_F(AmqpConnection, NoSaslClientAuthenticatesWithCbsAndSendsTelemetry) {
+  Client c;
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken), 200);
+  EXPECT_TRUE(server->opened());
+  EXPECT_EQ(handler.authorised, std::vector<std::string>{"dev1"});
+  auto* events = c.sender("events", "/devices/dev1/messages/events");
+  pump(c, *server);
+  EXPECT_TRUE(pn_link_state(events) & PN_REMOTE_ACTIVE);
+  auto* delivery = c.send(events, testing::encode([](pn_message_t* m) {
+                            pn_data_put_string(pn_message_id(m), b("m1"));
+                            testing::set_data_body(m, "hello");
+                          }));
+  pump(c, *server);
+  ASSERT_EQ(handler.telemetry.size(), 1u);
+  EXPECT_EQ(handler.telemetry[0].second.origin.device, "dev1");
+  EXPECT_EQ(handler.telemetry[0].second.body_text(), "hello");
+  // Not acknowledged before the store says so.
+  EXPECT_EQ(pn_delivery_remote_state(delivery), 0u);
+  EXPECT_EQ(server->unsettled(), 1u);
+  server->settle(handler.telemetry[0].first, {});
+  pump(c, *server);
+  EXPECT_EQ(pn_delivery_remote_state(delivery), static_cast<std::uint64_t>(PN_ACCEPTED));
+  EXPECT_EQ(server->unsettled(), 0u);
+}
+
+TEST_F(AmqpConnection, LinkWithoutAuthorisationIsRefused) {
+  Client c;
+  auto* events = c.sender("events", "/devices/dev1/messages/events");
+  pump(c, *server);
+  EXPECT_TRUE(pn_link_state(events) & PN_REMOTE_CLOSED);
+  EXPECT_EQ(link_error(events), "amqp:unauthorized-access");
+  EXPECT_TRUE(handler.was_counted("unauthorized_link"));
+}
+
+TEST_F(AmqpConnection, TokenForOneIdentityDoesNotOpenAnother) {
+  Client c;
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken), 200);
+  auto* other = c.sender("events", "/devices/dev2/messages/events");
+  pump(c, *server);
+  EXPECT_EQ(link_error(other), "amqp:unauthorized-access");
+}
+
+TEST_F(AmqpConnection, UnknownAddressIsNotFound) {
+  Client c;
+  auto* l = c.sender("x", "/devices/dev1/files");
+  pump(c, *server);
+  EXPECT_EQ(link_error(l), "amqp:not-found");
+  EXPECT_TRUE(handler.was_counted("unknown_address"));
+}
+
+TEST_F(AmqpConnection, WrongTokenGets401AndBadAudience400) {
+  Client c;
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", "wrong"), 401);
+  EXPECT_TRUE(handler.was_counted("cbs_unauthorized"));
+  server = std::make_unique<ServerConnection>(options, handler);  // one connection per client
+  Client c2;
+  EXPECT_EQ(cbs(c2, "myhub.azure-devices.net", kToken), 400);
+  EXPECT_TRUE(handler.authorised.empty());
+}
+
+TEST_F(AmqpConnection, SaslPlainAuthenticatesTheConnectionIdentity) {
+  Client c("dev1@sas.myhub", kToken);
+  auto* events = c.sender("events", "/devices/dev1/messages/events");
+  pump(c, *server);
+  EXPECT_TRUE(pn_link_state(events) & PN_REMOTE_ACTIVE);
+  EXPECT_EQ(handler.authorised, std::vector<std::string>{"dev1"});
+}
+
+TEST_F(AmqpConnection, SaslPlainWithBadTokenFailsTheConnection) {
+  Client c("dev1@sas.myhub", "wrong");
+  pump(c, *server);
+  EXPECT_FALSE(c.transport_error.empty());
+  EXPECT_TRUE(handler.was_counted("sasl_unauthorized"));
+  EXPECT_TRUE(handler.authorised.empty());
+}
+
+TEST_F(AmqpConnection, SaslAnonymousThenCbs) {
+  Client c(nullptr, nullptr, "ANONYMOUS");
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken), 200);
+}
+
+TEST_F(AmqpConnection, ClientCertificateAuthorisesLinksDirectly) {
+  options.client_certificate = true;
+  handler.certificate_ok = true;
+  server = std::make_unique<ServerConnection>(options, handler);
+  Client c;
+  auto* events = c.sender("events", "/devices/cam1/messages/events");
+  pump(c, *server);
+  EXPECT_TRUE(pn_link_state(events) & PN_REMOTE_ACTIVE);
+  EXPECT_EQ(handler.authorised, std::vector<std::string>{"cam1"});
+}
+
+TEST_F(AmqpConnection, ExpiredTokenClosesThatIdentitysLinks) {
+  Client c;
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken), 200);
+  auto* events = c.sender("events", "/devices/dev1/messages/events");
+  pump(c, *server);
+  EXPECT_EQ(server->expire(kNow), kNow + 1h);  // not yet
+  EXPECT_TRUE(pn_link_state(events) & PN_REMOTE_ACTIVE);
+  EXPECT_FALSE(server->expire(kNow + 2h));
+  pump(c, *server);
+  EXPECT_TRUE(pn_link_state(events) & PN_REMOTE_CLOSED);
+  EXPECT_EQ(link_error(events), "amqp:unauthorized-access");
+  EXPECT_EQ(handler.deauthorised, std::vector<std::string>{"dev1"});
+  // A new attach for dev1 needs a new token.
+  auto* again = c.sender("events2", "/devices/dev1/messages/events");
+  pump(c, *server);
+  EXPECT_EQ(link_error(again), "amqp:unauthorized-access");
+}
+
+TEST_F(AmqpConnection, RejectedDispositionCarriesTheCondition) {
+  Client c;
+  cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken);
+  auto* events = c.sender("events", "/devices/dev1/messages/events");
+  pump(c, *server);
+  auto* delivery =
+      c.send(events, testing::encode([](pn_message_t* m) { testing::set_data_body(m, "x"); }));
+  pump(c, *server);
+  ASSERT_EQ(handler.telemetry.size(), 1u);
+  server->settle(handler.telemetry[0].first, Errc::throttled,
+                 "com.microsoft:device-container-throttled", "store full");
+  pump(c, *server);
+  ASSERT_EQ(pn_delivery_remote_state(delivery), static_cast<std::uint64_t>(PN_REJECTED));
+  pn_condition_t* cond = pn_disposition_condition(pn_delivery_remote(delivery));
+  EXPECT_STREQ(pn_condition_get_name(cond), "com.microsoft:device-container-throttled");
+}
+
+TEST_F(AmqpConnection, CreditBoundsUnsettledTelemetry) {
+  Client c;
+  cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken);
+  auto* events = c.sender("events", "/devices/dev1/messages/events");
+  pump(c, *server);
+  EXPECT_EQ(pn_link_credit(events), 4);
+  for (int i = 0; i < 6; ++i)
+    c.send(events, testing::encode([](pn_message_t* m) { testing::set_data_body(m, "x"); }));
+  pump(c, *server);
+  EXPECT_EQ(handler.telemetry.size(), 4u);  // the rest waits for credit
+  server->settle(handler.telemetry[0].first, {});
+  server->settle(handler.telemetry[1].first, {});
+  pump(c, *server);
+  EXPECT_EQ(handler.telemetry.size(), 6u);
+}
+
+TEST_F(AmqpConnection, ModuleOutputAndInput) {
+  Client c;
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1%2Fmodules%2Fmod1", "module-token"),
+            200);
+  auto* out = c.sender("out", "/devices/dev1/modules/mod1/messages/events");
+  auto* in = c.receiver("in", "/devices/dev1/modules/mod1/messages/events");
+  pump(c, *server);
+  ASSERT_EQ(handler.subscriptions.size(), 1u);
+  EXPECT_TRUE(handler.subscriptions[0].second);
+  c.send(out, testing::encode([](pn_message_t* m) {
+           testing::put_string_map(pn_message_properties(m), {{"iothub-outputname", "alerts"}});
+           testing::set_data_body(m, "o");
+         }));
+  pump(c, *server);
+  ASSERT_EQ(handler.telemetry.size(), 1u);
+  EXPECT_EQ(handler.telemetry[0].second.origin.module, "mod1");
+  EXPECT_EQ(handler.telemetry[0].second.sys_prop(core::SystemProperty::output_name), "alerts");
+
+  core::Message input;
+  input.set_body("i");
+  OutboundExtras extras;
+  extras.annotations.emplace_back("x-opt-input-name", std::string("in1"));
+  ASSERT_TRUE(server->send({"dev1", "mod1"}, Node::events, *encode_message(input, extras), 42));
+  pump(c, *server);
+  ASSERT_EQ(c.received_on.back(), in);
+  EXPECT_EQ(*decode_message(c.received.back())->annotation("x-opt-input-name"), "in1");
+  ASSERT_TRUE(handler.settled.contains(42));
+  EXPECT_FALSE(handler.settled[42]);  // accepted
+  EXPECT_EQ(server->send({"dev1", "mod1"}, Node::c2d, {}, 0).error(), Errc::no_link);
+}
+
+TEST_F(AmqpConnection, TwinRequestAndReplyOnThePairedLink) {
+  Client c;
+  cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken);
+  auto* req = c.sender("twin-out", "/devices/dev1/twin", "twin:abc");
+  auto* resp = c.receiver("twin-in", "/devices/dev1/twin", "twin:abc");
+  pump(c, *server);
+  c.send(req, testing::encode([](pn_message_t* m) {
+           pn_data_put_string(pn_message_correlation_id(m), b("c-1"));
+           testing::put_string_map(pn_message_annotations(m), {{"operation", "GET"}}, true);
+           testing::set_data_body(m, " ");
+         }),
+         true);
+  pump(c, *server);
+  ASSERT_EQ(handler.twin.size(), 1u);
+  EXPECT_EQ(handler.twin[0].operation, "GET");
+  EXPECT_EQ(handler.twin[0].correlation_id->text, "c-1");
+  core::Message reply;
+  reply.set_body("{}");
+  OutboundExtras extras;
+  extras.correlation_id = handler.twin[0].correlation_id;
+  extras.annotations.emplace_back("status", std::int32_t{200});
+  ASSERT_TRUE(server->send_twin_reply(handler.twin[0], *encode_message(reply, extras)));
+  pump(c, *server);
+  ASSERT_FALSE(c.received.empty());
+  EXPECT_EQ(c.received_on.back(), resp);
+  auto d = decode_message(c.received.back());
+  EXPECT_EQ(d->correlation_id->text, "c-1");
+  EXPECT_EQ(*d->annotation("status"), "200");
+}
+
+TEST_F(AmqpConnection, MethodResponseNeedsCorrelationIdAndStatus) {
+  Client c;
+  cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken);
+  auto* out = c.sender("m-out", "/devices/dev1/methods/devicebound", "methods:1");
+  c.receiver("m-in", "/devices/dev1/methods/devicebound", "methods:1");
+  pump(c, *server);
+  auto* good = c.send(out, testing::encode([](pn_message_t* m) {
+                        pn_data_put_string(pn_message_correlation_id(m), b("rid-1"));
+                        auto* p = pn_message_properties(m);
+                        pn_data_put_map(p);
+                        pn_data_enter(p);
+                        pn_data_put_string(p, b("IoThub-status"));
+                        pn_data_put_int(p, 201);
+                        pn_data_exit(p);
+                        testing::set_data_body(m, "{\"ok\":true}");
+                      }));
+  auto* bad =
+      c.send(out, testing::encode([](pn_message_t* m) { testing::set_data_body(m, "{}"); }));
+  pump(c, *server);
+  ASSERT_EQ(handler.method_responses.size(), 1u);
+  EXPECT_EQ(std::get<1>(handler.method_responses[0]), "rid-1");
+  EXPECT_EQ(std::get<2>(handler.method_responses[0]), 201);
+  EXPECT_EQ(pn_delivery_remote_state(good), static_cast<std::uint64_t>(PN_ACCEPTED));
+  EXPECT_EQ(pn_delivery_remote_state(bad), static_cast<std::uint64_t>(PN_REJECTED));
+}
+
+TEST_F(AmqpConnection, GarbageClosesTheConnectionWithAnError) {
+  const std::string junk = "GET / HTTP/1.1\r\n\r\n";
+  server->on_input(std::span(reinterpret_cast<const std::byte*>(junk.data()), junk.size()));
+  EXPECT_FALSE(server->output().empty() && !server->output_closed());
+  EXPECT_FALSE(server->error_text().empty());
+  EXPECT_TRUE(handler.was_counted("framing_error")) << ::testing::PrintToString(handler.counted);
+}
+
+TEST_F(AmqpConnection, IdleTimeoutClosesASilentPeer) {
+  options.idle_timeout = 2000ms;
+  server = std::make_unique<ServerConnection>(options, handler);
+  Client c;
+  pump(c, *server);
+  const auto start = core::SteadyTime(std::chrono::hours(1));
+  server->tick(start);
+  server->tick(start + 5s);
+  EXPECT_NE(server->error_text().find("amqp:resource-limit-exceeded"), std::string::npos)
+      << server->error_text();
+}
+
+}  // namespace
+}  // namespace edgehub::amqp_core
