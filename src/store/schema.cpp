@@ -103,11 +103,12 @@ core::Result<void> step_v2_to_v3(sqlite::Db& db) {
   for (const auto id : queues) {
     if (auto r = create_queue_table(db, id); !r) return r;
     // An entry whose body is missing was unreadable in v2 as well (peek joined bodies); it is
-    // not carried over.
+    // not carried over. An entry expiring before an earlier one of its queue is late.
     const auto copy =
         "INSERT INTO " + queue_table(id) +
-        " (seq, expires, origin, output, body, data) "
-        "SELECT e.seq, e.expires, b.origin, b.output, "
+        " (seq, expires, late, origin, output, body, data) "
+        "SELECT e.seq, e.expires, coalesce(e.expires < max(e.expires) OVER (ORDER BY e.seq ROWS "
+        "BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), b.origin, b.output, "
         "CASE WHEN r.n > 1 THEN e.body END, CASE WHEN r.n > 1 THEN NULL ELSE b.data END "
         "FROM entries e JOIN bodies b ON b.id = e.body JOIN temp.body_refs r ON "
         "r.id = e.body WHERE e.queue = " +
@@ -125,19 +126,22 @@ std::string queue_table(std::int64_t queue_id) {
 
 core::Result<void> create_queue_table(sqlite::Db& db, std::int64_t queue_id) {
   const auto t = queue_table(queue_id);
-  // Small columns first: reading labels or expiry never walks past the body. The trigger runs
-  // only for entries of a shared body, so acks of single-queue messages pay nothing for it.
+  // Small columns first: reading labels or expiry never walks past the body. Only late entries
+  // (expiring before an earlier entry of the queue) are indexed by expiry; the others expire in
+  // sequence order. The trigger runs only for entries of a shared body, so acks of single-queue
+  // messages pay nothing for it.
   const auto ddl = "CREATE TABLE " + t +
                    " (\n"
                    "  seq     INTEGER PRIMARY KEY,\n"
                    "  expires INTEGER NOT NULL,\n"
+                   "  late    INTEGER NOT NULL,\n"
                    "  origin  TEXT NOT NULL,\n"
                    "  output  TEXT NOT NULL,\n"
                    "  body    INTEGER,\n"
                    "  data    BLOB);\n"
                    "CREATE INDEX " +
-                   t + "_by_expiry ON " + t +
-                   " (expires);\n"
+                   t + "_late_by_expiry ON " + t +
+                   " (expires) WHERE late;\n"
                    "CREATE TRIGGER " +
                    t + "_release AFTER DELETE ON " + t +
                    " WHEN OLD.body IS NOT NULL BEGIN\n"

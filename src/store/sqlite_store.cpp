@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -151,8 +152,11 @@ struct QueueState {
   QueueId key;
   std::uint64_t length = 0;
   ops::Gauge* gauge = nullptr;
+  /// The expiry of the queue's last in-order entry (docs/store.md, TTL): an entry expiring
+  /// earlier is "late" and goes into the expiry index.
+  std::int64_t in_order_expiry = 0;
   sqlite::Stmt insert, peek, delete_up_to, delete_one, expired_up_to, labels_up_to, head, nth,
-      expired;
+      expired_late, walk;
 };
 
 /// Labels of a drop, counted once the transaction that dropped it has committed.
@@ -442,34 +446,43 @@ class SqliteStore final : public MessageStore {
   /// go out as one posted handler: a group commit of a thousand appends from one network thread
   /// wakes it once, not a thousand times.
   void finish(std::vector<Op>& group) {
-    using Bound = std::pair<boost::asio::any_io_executor, detail::UniqueFunction<void()>>;
-    std::vector<Bound> bound;
-    bound.reserve(group.size());
+    bound_.clear();
     for (auto& op : group) {
       std::visit(
           [&](auto& o) {
-            if (o.done && o.result) bound.push_back(o.done.bind(std::move(*o.result)));
+            if (!o.done || !o.result) return;
+            auto [executor, call] = o.done.bind(std::move(*o.result));
+            auto& b = bound_.emplace_back(Bound{std::move(executor), std::move(call), {}});
+            if constexpr (std::is_same_v<std::decay_t<decltype(o)>, AppendOp>) {
+              b.spent = std::move(o.items);
+            }
           },
           op);
     }
-    for (std::size_t i = 0; i < bound.size();) {
+    for (std::size_t i = 0; i < bound_.size();) {
       std::size_t j = i + 1;
-      while (j < bound.size() && bound[j].first == bound[i].first)
+      while (j < bound_.size() && bound_[j].executor == bound_[i].executor)
         ++j;
-      if (j == i + 1) {
-        boost::asio::post(bound[i].first, std::move(bound[i].second));
-      } else {
-        std::vector<detail::UniqueFunction<void()>> calls;
-        calls.reserve(j - i);
-        for (std::size_t k = i; k < j; ++k)
-          calls.push_back(std::move(bound[k].second));
-        boost::asio::post(bound[i].first, [calls = std::move(calls)]() mutable {
-          for (auto& call : calls)
-            call();
-        });
+      std::vector<detail::UniqueFunction<void()>> calls;
+      std::vector<std::vector<EncodedItem>> spent;
+      calls.reserve(j - i);
+      spent.reserve(j - i);
+      for (std::size_t k = i; k < j; ++k) {
+        calls.push_back(std::move(bound_[k].call));
+        spent.push_back(std::move(bound_[k].spent));
       }
+      // The appended messages' buffers travel back with the completions and are freed on the
+      // thread that allocated them: freeing thousands of foreign chunks per commit on the
+      // store thread cost it malloc arena locking and consolidation (perf).
+      boost::asio::post(bound_[i].executor,
+                        [calls = std::move(calls), spent = std::move(spent)]() mutable {
+                          for (auto& call : calls)
+                            call();
+                          spent.clear();
+                        });
       i = j;
     }
+    bound_.clear();
   }
 
   // ---- operations (store thread, inside a transaction) ----
@@ -529,16 +542,20 @@ class SqliteStore final : public MessageStore {
         if (!queue) return queue.error();
         auto& insert = (*queue)->insert;
         const SeqNo seq = next_seq_++;
+        const auto expires = expiry_ms(now_ms_, target.ttl);
+        const bool late = expires < (*queue)->in_order_expiry;
+        if (!late) (*queue)->in_order_expiry = expires;
         insert.bind(1, static_cast<std::int64_t>(seq));
-        insert.bind(2, expiry_ms(now_ms_, target.ttl));
-        insert.bind_static_text(3, item.origin);
-        insert.bind_static_text(4, item.output);
+        insert.bind(2, expires);
+        insert.bind(3, std::int64_t{late ? 1 : 0});
+        insert.bind_static_text(4, item.origin);
+        insert.bind_static_text(5, item.output);
         if (shared) {
-          insert.bind(5, body);
-          insert.bind_null(6);
+          insert.bind(6, body);
+          insert.bind_null(7);
         } else {
-          insert.bind_null(5);
-          insert.bind_static(6, item.data);
+          insert.bind_null(6);
+          insert.bind_static(7, item.data);
         }
         auto r = insert.run();
         if (!r) return r;
@@ -650,9 +667,10 @@ class SqliteStore final : public MessageStore {
 
   Result<void> execute(MaintainOp& op) {
     SweepResult result;
-    // TTL sweep: each queue's expiry index hands out its oldest expired entries; the oldest of
-    // all of them go first, at most sweep_batch per step, so a long-offline gateway never
-    // stalls appends behind one huge delete.
+    // TTL sweep. In each queue the in-order entries expire in sequence order, so the expired
+    // ones are found walking from the head; late entries come from the expiry index. The
+    // oldest of all of them go first, at most sweep_batch per step, so a long-offline gateway
+    // never stalls appends behind one huge delete.
     struct Victim {
       std::int64_t expires, seq;
       QueueState* queue;
@@ -660,17 +678,26 @@ class SqliteStore final : public MessageStore {
     };
     std::vector<Victim> victims;
     const auto batch = static_cast<std::int64_t>(options_.sweep_batch);
+    auto collect = [&](QueueState& q, sqlite::Stmt& stmt, bool walking) -> Result<void> {
+      int rc = 0;
+      std::int64_t seen = 0;
+      while ((rc = stmt.step()) == SQLITE_ROW && seen++ < batch) {
+        const bool late = walking && stmt.int64(4) != 0;
+        if (late) continue;                  // the index query finds it
+        if (stmt.int64(1) > now_ms_) break;  // every later in-order entry expires later still
+        victims.push_back(Victim{stmt.int64(1), stmt.int64(0), &q, std::string(stmt.text(2)),
+                                 std::string(stmt.text(3))});
+      }
+      stmt.reset();
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite::to_errc(rc);
+      return {};
+    };
     for (auto& [key, q] : queues_) {
       if (q->length == 0) continue;
-      q->expired.bind(1, now_ms_);
-      q->expired.bind(2, batch);
-      int rc = 0;
-      while ((rc = q->expired.step()) == SQLITE_ROW) {
-        victims.push_back(Victim{q->expired.int64(1), q->expired.int64(0), q.get(),
-                                 std::string(q->expired.text(2)), std::string(q->expired.text(3))});
-      }
-      q->expired.reset();
-      if (rc != SQLITE_DONE) return sqlite::to_errc(rc);
+      q->expired_late.bind(1, now_ms_);
+      q->expired_late.bind(2, batch);
+      if (auto r = collect(*q, q->expired_late, false); !r) return r;
+      if (auto r = collect(*q, q->walk, true); !r) return r;
     }
     std::sort(victims.begin(), victims.end(), [](const Victim& a, const Victim& b) {
       return std::tie(a.expires, a.seq) < std::tie(b.expires, b.seq);
@@ -833,9 +860,9 @@ class SqliteStore final : public MessageStore {
     // `+expires` keeps the planner on the sequence-number b-tree (FIFO order, no sort) rather
     // than the expiry index for these range scans.
     const std::pair<sqlite::Stmt*, std::string> statements[] = {
-        {&q.insert,
-         "INSERT INTO " + t +
-             " (seq, expires, origin, output, body, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+        {&q.insert, "INSERT INTO " + t +
+                        " (seq, expires, late, origin, output, body, data) VALUES (?1, ?2, ?3, "
+                        "?4, ?5, ?6, ?7)"},
         {&q.peek,
          "SELECT seq, expires, coalesce(data, (SELECT b.data FROM bodies b WHERE b.id = "
          "body)) FROM " +
@@ -848,8 +875,9 @@ class SqliteStore final : public MessageStore {
          "SELECT origin, output, count(*) FROM " + t + " WHERE seq <= ?1 GROUP BY 1, 2"},
         {&q.head, "SELECT min(seq) FROM " + t},
         {&q.nth, "SELECT seq FROM " + t + " ORDER BY seq LIMIT 1 OFFSET ?1"},
-        {&q.expired, "SELECT seq, expires, origin, output FROM " + t +
-                         " WHERE expires <= ?1 ORDER BY expires LIMIT ?2"},
+        {&q.expired_late, "SELECT seq, expires, origin, output FROM " + t +
+                              " WHERE late AND expires <= ?1 ORDER BY expires LIMIT ?2"},
+        {&q.walk, "SELECT seq, expires, origin, output, late FROM " + t + " ORDER BY seq"},
     };
     for (const auto& [stmt, sql] : statements) {
       auto prepared = db_.prepare(sql);
@@ -891,8 +919,12 @@ class SqliteStore final : public MessageStore {
       auto last = db_.scalar(("SELECT coalesce(max(seq), 0) FROM " + t).c_str());
       if (!last) return last.error();
       max_seq = std::max(max_seq, *last);
+      auto in_order = db_.scalar(
+          ("SELECT expires FROM " + t + " WHERE NOT late ORDER BY seq DESC LIMIT 1").c_str());
+      if (!in_order) return in_order.error();
       auto q = add_queue(row.id, row.key, static_cast<std::uint64_t>(*count));
       if (!q) return q.error();
+      (*q)->in_order_expiry = *in_order;
       (*q)->gauge->set(static_cast<double>((*q)->length));
     }
     auto saved = db_.scalar("SELECT coalesce(max(value), 0) FROM meta WHERE key = 'next_seq'");
@@ -981,6 +1013,14 @@ class SqliteStore final : public MessageStore {
   bool sync_full_now_ = true;  ///< what PRAGMA synchronous is set to (sync=full stores only)
   std::map<DropKey, std::uint64_t> drops_;
   std::vector<QueueState*> touched_;
+  /// A completed operation on its way back: reused across groups, since a group of thousands
+  /// would otherwise allocate (and free) a buffer large enough for malloc to consolidate.
+  struct Bound {
+    boost::asio::any_io_executor executor;
+    detail::UniqueFunction<void()> call;
+    std::vector<EncodedItem> spent;
+  };
+  std::vector<Bound> bound_;
   sqlite::Stmt stmt_begin_write_, stmt_begin_read_, stmt_commit_, stmt_page_count_,
       stmt_freelist_count_, stmt_insert_body_, stmt_insert_queue_, stmt_meta_put_, stmt_state_put_,
       stmt_state_get_, stmt_state_erase_, stmt_state_list_;

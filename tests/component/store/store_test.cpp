@@ -189,6 +189,44 @@ TEST_F(StoreFixture, ExpiredEntriesAreSkippedThenSweptAndCounted) {
   EXPECT_EQ(peek(*store, kUp).size(), 1u);
 }
 
+TEST_F(StoreFixture, EntriesExpiringOutOfQueueOrderAreSweptOldestFirst) {
+  // Routes with different TTLs feed one queue: some entries expire before earlier ones.
+  options_.sweep_batch = 2;
+  const auto ttl = [](int s) { return std::optional<std::chrono::seconds>(s); };
+  std::vector<std::pair<std::string, std::optional<std::chrono::seconds>>> appends{
+      {"a100", ttl(100)}, {"b10", ttl(10)},   {"forever", std::nullopt},
+      {"d5", ttl(5)},     {"e200", ttl(200)}, {"f20", ttl(20)}};
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    for (const auto& [body, t] : appends) {
+      ASSERT_TRUE(append_one(*store, to_queue(make_message(body), "iothub", 0, t)));
+    }
+  }
+  // Reopened: what the store knows about expiry order comes from the file.
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(append_one(*store, to_queue(make_message("g1"), "iothub", 0, ttl(1))));
+  const QueueId q{"iothub", 0};
+  clock_.advance(std::chrono::seconds(15));
+  // Expired: d5, b10, g1. Two per step, oldest expiry first.
+  EXPECT_EQ(maintain(*store).expired_removed, 2u);
+  std::vector<std::string> bodies_left;
+  EXPECT_EQ(length(*store, q), 5u);
+  EXPECT_EQ(maintain(*store).expired_removed, 1u);
+  EXPECT_EQ(maintain(*store).expired_removed, 0u);
+  clock_.advance(std::chrono::seconds(90));  // t = 105: a100 and f20 too
+  EXPECT_EQ(maintain(*store).expired_removed, 2u);
+  for (const auto& e : peek(*store, q))
+    bodies_left.emplace_back(e.message.body_text());
+  EXPECT_EQ(bodies_left, (std::vector<std::string>{"forever", "e200"}));
+  EXPECT_EQ(length(*store, q), 2u);
+  EXPECT_EQ(dropped("ttl_expiry", "dev1", ""), 5u);
+  clock_.advance(std::chrono::seconds(100));
+  EXPECT_EQ(maintain(*store).expired_removed, 1u);
+  ASSERT_EQ(peek(*store, q).size(), 1u);
+}
+
 TEST_F(StoreFixture, AckPastAnExpiredEntryCountsItAsTtlDrop) {
   auto store = open_store();
   ASSERT_TRUE(store);
