@@ -235,15 +235,34 @@ std::optional<std::string> read_hub_name(Reader& r, const Field& f) {
   return text;
 }
 
+// A Unix socket path must fit sockaddr_un::sun_path (108 bytes with its terminating NUL).
+void read_admin_socket(Reader& r, const Field& f, GatewayConfig& out) {
+  constexpr std::size_t kMaxSocketPath = 107;
+  if (f.node->is_string() && f.node->as_string()->get().empty()) {
+    out.admin_socket.reset();
+    return;
+  }
+  auto path = r.absolute_path(f);
+  if (!path) return;
+  if (path->string().size() > kMaxSocketPath) {
+    r.error(f,
+            "the path is " + std::to_string(path->string().size()) +
+                " bytes; a Unix socket path may have at most 107",
+            "choose a shorter path, e.g. \"/run/edgehubd/admin.sock\"");
+    return;
+  }
+  out.admin_socket = std::move(*path);
+}
+
 // The scalar keys of [gateway]; sub-tables and the identity are read by read_gateway.
 void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
                    std::vector<Endpoint>& endpoints) {
   const std::string prefix = "gateway";
   r.check_keys(t, prefix,
                {"state_dir", "identities", "upstream_protocol", "authentication_mode", "metrics",
-                "proxy", "server_cert_extra_sans", "server_cert_days", "server_cert_validity_secs",
-                "drain_timeout_secs", "log_level", "device_id", "iothub_hostname", "listen",
-                "store", "routes", "limits"},
+                "admin_socket", "proxy", "server_cert_extra_sans", "server_cert_days",
+                "server_cert_validity_secs", "drain_timeout_secs", "log_level", "device_id",
+                "iothub_hostname", "listen", "store", "routes", "limits"},
                Severity::error);
   if (const auto f = Reader::field(t, prefix, "state_dir")) {
     if (auto p = r.absolute_path(f)) out.state_dir = std::move(*p);
@@ -278,6 +297,7 @@ void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
   const auto metrics = Reader::field(t, prefix, "metrics");
   if (metrics) r.endpoint(metrics, true, out.metrics);
   if (out.metrics) endpoints.push_back({"gateway.metrics", *out.metrics, metrics.line});
+  if (const auto f = Reader::field(t, prefix, "admin_socket")) read_admin_socket(r, f, out);
   if (const auto f = Reader::field(t, prefix, "proxy")) read_proxy(r, f, out);
   if (const auto f = Reader::field(t, prefix, "server_cert_extra_sans")) {
     if (const auto* arr = f.node->as_array()) {

@@ -87,6 +87,10 @@ struct LimitsConfig {
   std::chrono::milliseconds connect_timeout{30000};  ///< TLS accepted -> protocol CONNECT/OPEN
 };
 
+/// Where the daemon serves its admin socket unless [gateway] admin_socket says otherwise: the
+/// systemd unit's RuntimeDirectory (0750, group edgehubd).
+inline constexpr const char* kDefaultAdminSocket = "/run/edgehubd/admin.sock";
+
 struct GatewayConfig {
   std::filesystem::path source_file;  ///< the file this snapshot came from
 
@@ -108,6 +112,9 @@ struct GatewayConfig {
   UpstreamProtocol upstream_protocol = UpstreamProtocol::amqp;
   AuthenticationMode authentication_mode = AuthenticationMode::scope;
   std::optional<HostPort> metrics = HostPort{"127.0.0.1", 9600};  ///< absent: disabled
+  /// [gateway] admin_socket: the Unix socket `edgehubctl status` and `config apply` talk to
+  /// (mode 0660); absent: disabled.
+  std::optional<std::filesystem::path> admin_socket = std::filesystem::path(kDefaultAdminSocket);
   std::optional<std::string> proxy;  ///< http://[user:pass@]host:port for WebSocket upstream
   std::vector<std::string> server_cert_extra_sans;  ///< DNS names and IP addresses
   std::uint32_t server_cert_days = 90;

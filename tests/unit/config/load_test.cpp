@@ -375,6 +375,22 @@ TEST(LoadConfig, PathsAndUris) {
   EXPECT_EQ(pk.all().find("4321"), std::string::npos);
 }
 
+TEST(LoadConfig, AdminSocket) {
+  auto d = load(kBase);
+  ASSERT_TRUE(d.cfg) << d.all();
+  EXPECT_EQ(d.cfg->admin_socket, fs::path("/run/edgehubd/admin.sock"));
+  auto off = load(kBase + "admin_socket = \"\"\n");
+  ASSERT_TRUE(off.cfg) << off.all();
+  EXPECT_FALSE(off.cfg->admin_socket);
+  auto uri = load(kBase + "admin_socket = \"file:///tmp/gw/admin.sock\"\n");
+  ASSERT_TRUE(uri.cfg) << uri.all();
+  EXPECT_EQ(uri.cfg->admin_socket, fs::path("/tmp/gw/admin.sock"));
+  expect_single_error(load(kBase + "admin_socket = \"admin.sock\"\n"), "gateway.admin_socket", 5,
+                      "relative paths are not allowed");
+  expect_single_error(load(kBase + "admin_socket = \"/" + std::string(120, 'a') + "\"\n"),
+                      "gateway.admin_socket", 5, "at most 107");
+}
+
 TEST(LoadConfig, EdgeCaForms) {
   auto l = load(kBase + "[edge_ca]\nauto_generated_edge_ca_expiry_days = 30\n");
   ASSERT_TRUE(l.cfg) << l.all();
