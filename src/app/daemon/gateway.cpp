@@ -33,7 +33,18 @@ std::vector<std::pair<std::string, std::string>> default_labels(const config::Ga
           {"instance_number", core::random_uuid()}};
 }
 
-std::string_view state_name(Gateway::State s) {
+std::string format_time(core::SystemTime t) {
+  const auto secs = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string_view state_name(Gateway::State s) noexcept {
   switch (s) {
     case Gateway::State::starting:
       return "starting";
@@ -46,17 +57,6 @@ std::string_view state_name(Gateway::State s) {
   }
   return "unknown";
 }
-
-std::string format_time(core::SystemTime t) {
-  const auto secs = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-}  // namespace
 
 Gateway::Gateway(std::shared_ptr<const config::GatewayConfig> config, const core::Clock& clock)
     : config_(std::move(config)),
@@ -102,6 +102,7 @@ void Gateway::start() {
   } else {
     spdlog::info("metrics endpoint disabled ([gateway] metrics = \"\")");
   }
+  start_admin_socket();
   arm_signals();
   arm_watchdog();
   arm_renewal();
@@ -224,31 +225,6 @@ void Gateway::start_identities() {
   authenticator_ = std::move(*auth);
 }
 
-void Gateway::reload_identities() {
-  std::vector<identity::RegistryIssue> issues;
-  auto revoked = identities_->reload(issues);
-  if (!revoked) {
-    for (const auto& issue : issues)
-      spdlog::error("identities: {}", issue.to_string());
-    spdlog::error("identities reload rejected; the previous identities stay in force");
-    return;
-  }
-  std::vector<core::ClientId> closing;
-  for (const auto& r : *revoked)
-    closing.push_back(r.id);
-  channels_.close_identities(closing, hub::Errc::revoked);
-  for (const auto& r : *revoked) {
-    spdlog::info("identity {} {}: its connection is closed", r.id.to_string(),
-                 r.reason == identity::RevokeReason::removed    ? "removed"
-                 : r.reason == identity::RevokeReason::disabled ? "disabled"
-                                                                : "has new credentials");
-  }
-  if (auto r = authenticator_->reload_trust_bundle(); !r) {
-    spdlog::error("trust bundle not reloaded ({}); the previous one stays in use",
-                  r.error().message());
-  }
-}
-
 void Gateway::start_tls() {
   const auto& cfg = *config_;
   std::string why;
@@ -340,25 +316,6 @@ void Gateway::arm_renewal() {
   });
 }
 
-void Gateway::reload_certificates(const config::GatewayConfig& fresh) {
-  std::string why;
-  auto ca = pki::open_edge_ca(fresh, clock_.now(), why);
-  if (!ca) {
-    spdlog::error("reload: Edge CA not usable, keeping the current server certificate: {}", why);
-    return;
-  }
-  auto changed =
-      certs_->reload(std::move(*ca), pki::ServerCertPolicy::from_config(fresh), clock_.now(), why);
-  if (!changed) {
-    spdlog::error("reload: server certificate not re-issued: {}", why);
-    return;
-  }
-  if (*changed) {
-    install_server_identity(**changed, certs_->last_reason());
-    arm_renewal();
-  }
-}
-
 int Gateway::run() {
   io_.run();
   teardown();
@@ -370,7 +327,7 @@ void Gateway::arm_signals() {
   signals_.async_wait([this](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
     if (signal_number == SIGHUP) {
-      reload();
+      reload("SIGHUP");
       arm_signals();
     } else {
       begin_shutdown(signal_number);
@@ -389,43 +346,6 @@ void Gateway::arm_watchdog() {
   });
 }
 
-void Gateway::reload() {
-  state_ = State::reloading;
-  notifier_.reloading();
-  spdlog::info("SIGHUP: reloading {}", config_->source_file.string());
-  std::vector<config::ConfigIssue> issues;
-  auto fresh = config::load_config(config_->source_file, issues);
-  for (const auto& issue : issues) {
-    if (issue.severity == config::Severity::warning) spdlog::warn("config: {}", issue.to_string());
-  }
-  if (!fresh) {
-    for (const auto& issue : issues) {
-      if (issue.severity == config::Severity::error) spdlog::error("config: {}", issue.to_string());
-    }
-    spdlog::error("reload rejected: the file has errors; the running configuration is unchanged");
-  } else {
-    if (auto level = ops::parse_log_level(fresh->log_level)) ops::set_log_level(*level);
-    if (certs_) reload_certificates(*fresh);
-    if (identities_) reload_identities();
-    std::vector<routing::RouteIssue> route_issues;
-    if (auto table = routing::RouteTable::build(*fresh, route_issues)) {
-      auto routes = std::make_shared<const routing::RouteTable>(std::move(*table));
-      forwarders_->update_routes(*routes);
-      ingress_->set_routes(std::move(routes));
-    } else {
-      for (const auto& i : route_issues)
-        spdlog::error("routes: {}", i.to_string());
-      spdlog::error("routes not reloaded; the previous routes stay in force");
-    }
-    connection_budget_.set_max(fresh->limits.max_connections);
-    limits_ = fresh->limits;
-    config_ = std::make_shared<const config::GatewayConfig>(std::move(*fresh));
-    spdlog::info("configuration reloaded");
-  }
-  state_ = State::running;
-  notifier_.ready();
-}
-
 void Gateway::begin_shutdown(int signal_number) {
   if (state_ == State::stopping) return;
   state_ = State::stopping;
@@ -435,6 +355,7 @@ void Gateway::begin_shutdown(int signal_number) {
   watchdog_timer_.cancel();
   signals_.cancel();
   if (admin_http_) admin_http_->stop();
+  if (admin_socket_) admin_socket_->stop();
   for (auto& l : listeners_)
     l->stop();
   renewal_timer_.cancel();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "app/daemon/reload_outcome.hpp"
 #include "edgehub/amqp/session.hpp"
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
@@ -24,6 +25,7 @@
 #include "edgehub/identity/registry.hpp"
 #include "edgehub/mqtt/session.hpp"
 #include "edgehub/net/admin_http_server.hpp"
+#include "edgehub/net/admin_socket.hpp"
 #include "edgehub/net/listener.hpp"
 #include "edgehub/net/tls_context.hpp"
 #include "edgehub/ops/metrics.hpp"
@@ -60,15 +62,27 @@ class Gateway {
   void start_pipeline();
   void teardown();
   void start_identities();
-  void reload_identities();
   void start_tls();
   void start_listeners();
   void arm_signals();
   void arm_watchdog();
   void arm_renewal();
   void install_server_identity(const pki::ServerIdentity& identity, std::string_view why);
-  void reload_certificates(const config::GatewayConfig& fresh);
-  void reload();
+
+  // reload.cpp: validate everything (stage), then apply it all; an error anywhere changes nothing.
+  struct StagedReload {
+    std::shared_ptr<const config::GatewayConfig> config;
+    std::shared_ptr<const routing::RouteTable> routes;
+    std::optional<pki::EdgeCa> edge_ca;
+  };
+  ReloadOutcome reload(std::string_view trigger);
+  std::optional<StagedReload> stage_reload(ReloadOutcome& out) const;
+  void apply_reload(StagedReload staged, ReloadOutcome& out);
+
+  // admin.cpp: the admin socket's "status" and "reload" requests.
+  void start_admin_socket();
+  std::string admin_request(std::string_view request);
+  std::string status_json();
   void begin_shutdown(int signal_number);
   void drain_done_if_idle();
   std::string health_json() const;
@@ -110,7 +124,12 @@ class Gateway {
   boost::asio::steady_timer drain_timer_;
   boost::asio::steady_timer renewal_timer_;
   std::unique_ptr<net::AdminHttpServer> admin_http_;
+  std::unique_ptr<net::AdminSocketServer> admin_socket_;
+  std::optional<ReloadOutcome> last_reload_;
   std::vector<std::unique_ptr<net::Listener>> listeners_;
 };
+
+/// "starting", "running", "reloading", "stopping": as /health and the admin socket report it.
+std::string_view state_name(Gateway::State s) noexcept;
 
 }  // namespace edgehub::app
