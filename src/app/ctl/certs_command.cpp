@@ -26,7 +26,7 @@ void print_certs_usage(std::FILE* out) {
                "  --device ID       a device certificate pair; repeat for more devices\n"
                "  --rsa             RSA 2048 keys instead of EC P-256\n"
                "  --days N          validity in days (default 365)\n\n"
-               "exit codes: 0 generated, 1 generation failed, 2 usage\n");
+               "exit codes: 0 generated, 1 generation failed, 64 usage\n");
 }
 
 int usage_error(const std::string& message) {

@@ -13,8 +13,6 @@
 namespace edgehub::app::ctl {
 namespace {
 
-constexpr const char* kDefaultConfig = "/etc/aziot/config.toml";
-
 void print_check_usage(std::FILE* out) {
   std::fprintf(out,
                "usage: edgehubctl check [--config PATH] [--config-only]\n\n"
@@ -23,7 +21,7 @@ void print_check_usage(std::FILE* out) {
                "(format, chain, CA flags, key match, expiry, permissions, hostname)\n"
                "unless --config-only.\n\n"
                "exit codes: 0 all checks passed, 78 the configuration has errors,\n"
-               "            1 another check failed, 2 usage\n",
+               "            1 another check failed, 64 usage\n",
                kDefaultConfig);
 }
 

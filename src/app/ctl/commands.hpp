@@ -3,9 +3,10 @@
 // edgehubctl's commands. Each command group lives in its own ctl/<group>_command.cpp and is listed
 // once in main.cpp's table; there is no static self-registration.
 //
-// Exit codes shared by every command (docs/edgehubctl.md):
+// Exit codes shared by every command (docs/operations.md, from sysexits.h where one fits):
 //   0 success, 1 the command ran and found problems (or the operation failed),
-//   2 usage error (unknown flag, missing argument), 78 configuration unusable (EX_CONFIG).
+//   64 usage error (EX_USAGE: unknown flag, missing argument), 69 edgehubd not reachable on its
+//   admin socket (EX_UNAVAILABLE), 78 configuration unusable (EX_CONFIG).
 
 #include <span>
 #include <string>
@@ -14,8 +15,17 @@ namespace edgehub::app::ctl {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUsage = 64;
+inline constexpr int kExitUnavailable = 69;
 inline constexpr int kExitConfig = 78;
+
+/// The line every --help ends with; commands that use fewer codes still document all of them.
+inline constexpr const char* kExitCodesHelp =
+    "exit codes: 0 ok, 1 problems found or operation failed, 64 usage,\n"
+    "            69 edgehubd not reachable, 78 configuration invalid\n";
+
+/// Where edgehubd and edgehubctl read the configuration unless --config says otherwise.
+inline constexpr const char* kDefaultConfig = "/etc/aziot/config.toml";
 
 /// The arguments after the command name.
 using Args = std::span<const std::string>;
@@ -37,5 +47,11 @@ int run_certs(Args args);
 
 /// edgehubctl queue list|peek|purge (queue_command.cpp)
 int run_queue(Args args);
+
+/// edgehubctl status [--config PATH] [--admin-socket PATH] [--json] (status_command.cpp)
+int run_status(Args args);
+
+/// edgehubctl config apply [--config PATH] [--admin-socket PATH] [--json] (config_command.cpp)
+int run_config(Args args);
 
 }  // namespace edgehub::app::ctl

@@ -29,7 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kDefaultConfig = "/etc/aziot/config.toml";
 constexpr const char* kDefaultIdentities = "/etc/aziot/edgehubd/identities.toml";
 constexpr std::size_t kMaxFileBytes = 16u << 20;
 
@@ -49,7 +48,7 @@ void print_identity_usage(std::FILE* out) {
       "X.509 devices get HostName=<gateway> (the SDK dials HostName for x509=true).\n"
       "list prints id, kind, auth and status, never keys.\n\n"
       "exit codes: 0 ok, 1 operation failed (exists, not found, write error),\n"
-      "            2 usage, 78 configuration or identities file unusable\n",
+      "            64 usage, 78 configuration or identities file unusable\n",
       kDefaultConfig, kDefaultIdentities);
 }
 

@@ -26,7 +26,7 @@ void print_import_usage(std::FILE* out) {
                "Reads a deployment manifest (or just its $edgeHub desired properties) and\n"
                "prints the equivalent [gateway.store] and [gateway.routes] TOML on stdout.\n"
                "Routes that do not compile are reported on stderr with their names.\n\n"
-               "exit codes: 0 converted, 1 invalid routes or manifest, 2 usage\n");
+               "exit codes: 0 converted, 1 invalid routes or manifest, 64 usage\n");
 }
 
 std::string toml_string(std::string_view s) {
@@ -109,7 +109,11 @@ int run_import_deployment(Args args) {
     print_import_usage(args.empty() ? stderr : stdout);
     return args.empty() ? kExitUsage : kExitOk;
   }
-  if (args.size() != 1) {
+  if (args.size() != 1 || (args[0].size() > 1 && args[0][0] == '-')) {
+    if (args[0].size() > 1 && args[0][0] == '-') {
+      std::fprintf(stderr, "edgehubctl import-deployment: unknown option '%s'\n\n",
+                   args[0].c_str());
+    }
     print_import_usage(stderr);
     return kExitUsage;
   }

@@ -20,8 +20,11 @@ struct Command {
 };
 
 // One line per command group; each run function is defined in its own ctl/*_command.cpp.
-constexpr std::array<Command, 6> kCommands = {{
+constexpr std::array<Command, 8> kCommands = {{
     {"check", "check the configuration (and what edgehubd needs to start)", run_check},
+    {"status", "show the running edgehubd: connections, queues, certificates", run_status},
+    {"config", "validate the configuration and reload the running edgehubd (config apply)",
+     run_config},
     {"route", "test routes and conditions against a message (route test)", run_route},
     {"import-deployment", "convert a deployment manifest's $edgeHub routes to TOML",
      run_import_deployment},
@@ -39,8 +42,7 @@ void print_usage(std::FILE* out) {
     std::fprintf(out, "  %-18.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                  static_cast<int>(c.summary.size()), c.summary.data());
   }
-  std::fprintf(out,
-               "\nexit codes: 0 ok, 1 problems found or operation failed, 2 usage, 78 config\n");
+  std::fprintf(out, "\n%s", kExitCodesHelp);
 }
 
 int dispatch(int argc, char** argv) {

@@ -4,6 +4,7 @@
 // sequence numbers and in-flight deliveries in memory, so purge takes the daemon's store lock
 // and refuses while it is held.
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -37,7 +38,7 @@ void print_queue_usage(std::FILE* out) {
                "list and peek work while edgehubd runs (read-only). peek shows the oldest N\n"
                "entries (default %zu), expired ones included and marked. purge deletes every\n"
                "entry of the queue and needs edgehubd stopped.\n\n"
-               "exit codes: 0 ok, 1 store missing, unreadable, corrupt or locked, 2 usage\n",
+               "exit codes: 0 ok, 1 store missing, unreadable, corrupt or locked, 64 usage\n",
                store::kDatabaseFileName, kDefaultStateDir, store::kDefaultPriority, kDefaultPeek);
 }
 
@@ -201,7 +202,8 @@ int do_purge(const fs::path& db, const store::QueueId& queue) {
 }  // namespace
 
 int run_queue(Args args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+  const auto wants_help = [](const std::string& a) { return a == "--help" || a == "-h"; };
+  if ((!args.empty() && args[0] == "help") || std::any_of(args.begin(), args.end(), wants_help)) {
     print_queue_usage(stdout);
     return kExitOk;
   }

@@ -39,7 +39,7 @@ void print_route_usage(std::FILE* out) {
       "A telemetry message's source path follows from its connectionModuleId and\n"
       "outputName. --batch reads JSON Lines {\"condition\"|\"route\": ..., \"message\": {...}}\n"
       "and prints one result per line.\n\n"
-      "exit codes: 0 evaluated (whatever the result), 1 unreadable input, 2 usage\n",
+      "exit codes: 0 evaluated (whatever the result), 1 unreadable input, 64 usage\n",
       kDefaultEdgeDeviceId);
 }
 

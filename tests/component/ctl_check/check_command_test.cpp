@@ -99,8 +99,8 @@ TEST(EdgehubctlCheck, MissingFileIsAConfigError) {
 }
 
 TEST(EdgehubctlCheck, UsageErrorsExitTwoAndHelpExitsZero) {
-  EXPECT_EQ(run_ctl({"check", "--bogus"}).exit_code, 2);
-  EXPECT_EQ(run_ctl({"check", "--config"}).exit_code, 2);
+  EXPECT_EQ(run_ctl({"check", "--bogus"}).exit_code, 64);
+  EXPECT_EQ(run_ctl({"check", "--config"}).exit_code, 64);
   const auto help = run_ctl({"check", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("usage: edgehubctl check"), std::string::npos);

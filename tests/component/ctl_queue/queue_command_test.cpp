@@ -118,12 +118,12 @@ TEST_F(QueueCommand, PurgeWithTheDaemonStopped) {
 }
 
 TEST_F(QueueCommand, UsageAndMissingStoreErrors) {
-  EXPECT_EQ(ctl("queue").code, 2);
-  EXPECT_EQ(ctl("queue frobnicate").code, 2);
-  EXPECT_EQ(ctl("queue peek").code, 2);
-  EXPECT_EQ(ctl("queue peek iothub@x " + state_dir()).code, 2);
-  EXPECT_EQ(ctl("queue peek iothub --max 0 " + state_dir()).code, 2);
-  EXPECT_EQ(ctl("queue list --bogus").code, 2);
+  EXPECT_EQ(ctl("queue").code, 64);
+  EXPECT_EQ(ctl("queue frobnicate").code, 64);
+  EXPECT_EQ(ctl("queue peek").code, 64);
+  EXPECT_EQ(ctl("queue peek iothub@x " + state_dir()).code, 64);
+  EXPECT_EQ(ctl("queue peek iothub --max 0 " + state_dir()).code, 64);
+  EXPECT_EQ(ctl("queue list --bogus").code, 64);
   EXPECT_EQ(ctl("queue --help").code, 0);
   auto missing = ctl("queue list " + state_dir());
   EXPECT_EQ(missing.code, 1);

@@ -291,9 +291,9 @@ TEST_F(IdentityCommandTest, UsageErrors) {
     EXPECT_NE(run.exit_code, 0) << args;
     EXPECT_FALSE(run.err.empty()) << args;
   }
-  EXPECT_EQ(ctl("identity").exit_code, 2);
-  EXPECT_EQ(ctl("identity add 'bad id' " + file_arg() + " " + hosts_).exit_code, 2);
-  EXPECT_EQ(ctl("identity add m --module --x509-ca " + file_arg() + " " + hosts_).exit_code, 2);
+  EXPECT_EQ(ctl("identity").exit_code, 64);
+  EXPECT_EQ(ctl("identity add 'bad id' " + file_arg() + " " + hosts_).exit_code, 64);
+  EXPECT_EQ(ctl("identity add m --module --x509-ca " + file_arg() + " " + hosts_).exit_code, 64);
   EXPECT_EQ(ctl("identity --help").exit_code, 0);
   EXPECT_FALSE(std::filesystem::exists(ids_));
 }

@@ -106,12 +106,12 @@ TEST(CtlCertsDemo, GeneratesFilesAndPrintsConfigLinesAndThumbprints) {
 }
 
 TEST(CtlCertsDemo, UsageErrorsExitTwo) {
-  EXPECT_EQ(run_ctl({"certs"}).exit_code, 2);
-  EXPECT_EQ(run_ctl({"certs", "demo"}).exit_code, 2);
-  EXPECT_EQ(run_ctl({"certs", "demo", "--dir"}).exit_code, 2);
-  EXPECT_EQ(run_ctl({"certs", "demo", "--dir", "/tmp/x", "--days", "zero"}).exit_code, 2);
-  EXPECT_EQ(run_ctl({"certs", "demo", "--dir", "/tmp/x", "--bogus"}).exit_code, 2);
-  EXPECT_EQ(run_ctl({"certs", "renew"}).exit_code, 2);
+  EXPECT_EQ(run_ctl({"certs"}).exit_code, 64);
+  EXPECT_EQ(run_ctl({"certs", "demo"}).exit_code, 64);
+  EXPECT_EQ(run_ctl({"certs", "demo", "--dir"}).exit_code, 64);
+  EXPECT_EQ(run_ctl({"certs", "demo", "--dir", "/tmp/x", "--days", "zero"}).exit_code, 64);
+  EXPECT_EQ(run_ctl({"certs", "demo", "--dir", "/tmp/x", "--bogus"}).exit_code, 64);
+  EXPECT_EQ(run_ctl({"certs", "renew"}).exit_code, 64);
   EXPECT_EQ(run_ctl({"certs", "--help"}).exit_code, 0);
 }
 

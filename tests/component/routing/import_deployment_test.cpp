@@ -57,7 +57,7 @@ TEST(ImportDeployment, UnusableInput) {
                         " import-deployment - 2>/dev/null")
                 .exit_code,
             1);
-  EXPECT_EQ(run_command(ctl + " import-deployment 2>/dev/null").exit_code, 2);
+  EXPECT_EQ(run_command(ctl + " import-deployment 2>/dev/null").exit_code, 64);
 }
 
 }  // namespace

@@ -90,9 +90,9 @@ TEST(RouteBatch, SingleCaseModesAndUsage) {
   r = run_command(ctl + " route test --condition " + quote("temp > 30"));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_EQ(r.out.rfind("compile_error: column 6: ", 0), 0u) << r.out;
-  EXPECT_EQ(run_command(ctl + " route test 2>/dev/null").exit_code, 2);
-  EXPECT_EQ(run_command(ctl + " route test --route a --condition b 2>/dev/null").exit_code, 2);
-  EXPECT_EQ(run_command(ctl + " route frob 2>/dev/null").exit_code, 2);
+  EXPECT_EQ(run_command(ctl + " route test 2>/dev/null").exit_code, 64);
+  EXPECT_EQ(run_command(ctl + " route test --route a --condition b 2>/dev/null").exit_code, 64);
+  EXPECT_EQ(run_command(ctl + " route frob 2>/dev/null").exit_code, 64);
   EXPECT_EQ(run_command(ctl + " route test --condition true --message /nonexistent 2>/dev/null")
                 .exit_code,
             1);
