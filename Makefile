@@ -23,5 +23,11 @@ test: deps
 install: build
 	cmake --install $(BUILD_DIR)/release
 
+# The .deb (cmake/EdgehubPackaging.cmake), from a build without tests and benchmarks.
+package: deps
+	cmake -S . -B $(BUILD_DIR)/package $(CMAKE_COMMON) -DEDGEHUB_TESTS=OFF -DEDGEHUB_BENCH=OFF
+	cmake --build $(BUILD_DIR)/package -j $(JOBS) --target package
+	@ls -l $(BUILD_DIR)/package/*.deb
+
 clean:
 	rm -rf $(BUILD_DIR) demo

@@ -14,6 +14,8 @@ packages=(
   # tests, fuzzing, benchmarks and tools they drive
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-format
   openssl sqlite3 mosquitto mosquitto-clients curl procps systemd iproute2
+  # make package: CPack's DEB generator computes Depends with dpkg-shlibdeps
+  dpkg-dev
 )
 
 missing=()
