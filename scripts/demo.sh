@@ -39,6 +39,7 @@ iothub_hostname = "demo-hub.azure-devices.net"
 state_dir = "file://$demo/state"
 identities = "file://$demo/identities.toml"
 metrics = "127.0.0.1:$metrics"
+admin_socket = "$demo/admin.sock"
 log_level = "info"
 
 [gateway.listen]
@@ -74,6 +75,8 @@ edgehubd demo (test-only certificates; see docs/operations.md for a real install
   metrics       : http://127.0.0.1:$metrics/metrics   health: http://127.0.0.1:$metrics/health
   try it        : openssl s_client -connect $host:$mqtt -CAfile $demo/pki/certs/azure-iot-test-only.root.ca.cert.pem -verify_hostname $host </dev/null
   identities    : $ctl identity list --config $demo/config.toml
+  status        : $ctl status --config $demo/config.toml
+  live reload   : edit $demo/config.toml, then $ctl config apply --config $demo/config.toml
   connection strings for your devices (also in $demo/connection-strings.txt):
 $(sed 's/^/    /' "$demo/connection-strings.txt")
   sample traffic: a simulated device sensor-1 and the module filter (scripts/demo-traffic.mjs)
