@@ -123,6 +123,7 @@ class Session : public std::enable_shared_from_this<Session>, public amqp_core::
     amqp_core::ConnectionOptions o;
     o.max_message_bytes = l.max_message_bytes;
     o.link_credit = std::clamp<std::uint32_t>(l.max_inflight_per_connection, 1, 1000);
+    o.connection_credit = o.link_credit;
     o.max_outbound_per_link = std::max<std::uint32_t>(1, l.max_outbound_queue);
     o.client_certificate = !peer.client_cert_chain_der.empty();
     return o;
@@ -583,13 +584,20 @@ asio::awaitable<void> Session::write_loop() {
     bytes_out.inc(bytes.size());
   }
   conn_.on_output_closed();
-  if (!ended_) {
-    // Our close frame is out: give the peer a moment to answer before the socket closes, so it
-    // sees the AMQP error rather than a reset (amqp-proton-notes.md).
+  if (!ended_ && !closing_) {
+    // Our last frame (a CLOSE, a SASL outcome) is out. The peer may still be sending (a client
+    // pipelines its header and OPEN after sasl-init): closing now would reset the connection
+    // and discard that frame at the peer (amqp-proton-notes.md). Keep reading until the peer
+    // closes, at most kDrainTimeout.
     drain_timer_.expires_after(kDrainTimeout);
     drain_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       if (auto s = weak.lock(); s && !ec) s->transport_->close();
     });
+    while (!ended_) {
+      boost::system::error_code ec;
+      co_await write_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      write_wake_.expires_at(asio::steady_timer::time_point::max());
+    }
   }
   co_await transport_->shutdown();
 }

@@ -117,9 +117,10 @@ struct ServerConnection::Impl {
     pn_link_t* link = nullptr;
     LinkAddress address;
     bool gateway_sends = false;
-    std::string pair;                          ///< com.microsoft:channel-correlation-id
-    std::uint32_t in_flight = 0;               ///< receiver: received, not yet settled or answered
-    std::deque<Outgoing> queue;                ///< sender: waiting for credit
+    std::string pair;             ///< com.microsoft:channel-correlation-id
+    std::uint32_t in_flight = 0;  ///< receiver: received, not yet settled or answered
+    std::uint32_t share = 0;      ///< telemetry receiver: in_flight + credit, of the budget
+    std::deque<Outgoing> queue;   ///< sender: waiting for credit
     std::set<std::uint64_t> unsettled_tokens;  ///< sender: sent, awaiting the disposition
   };
   struct Received {
@@ -158,6 +159,7 @@ struct ServerConnection::Impl {
   static void sasl_prepare_write(pn_transport_t*) {}
   static void sasl_process_init(pn_transport_t* t, const char* mechanism, const pn_bytes_t* recv) {
     auto* self = of(t);
+    self->sasl_done = true;
     const bool ok = self->sasl_decide(mechanism ? mechanism : "", recv ? view(*recv) : "");
     if (ok) {
       // Proton keeps the pointer, not a copy: sasl_user lives as long as the connection.
@@ -335,6 +337,28 @@ struct ServerConnection::Impl {
     }
   }
 
+  // Proton 0.37 stops reading on a frame it cannot decode (a performative or SASL frame of
+  // invalid AMQP types) without an error or a CLOSE, so the peer would wait for nothing. In the
+  // AMQP phase the connection is closed with amqp:decode-error; during SASL, which has no error
+  // frame, the output is flushed (header, mechanisms) and the connection ends.
+  void report_silent_input_failure() {
+    if (!pn_connection_driver_read_closed(&driver) || input_failed) return;
+    if (pn_condition_is_set(pn_transport_condition(driver.transport))) return;
+    if (pn_connection_state(driver.connection) & PN_REMOTE_CLOSED) return;
+    input_failed = true;
+    handler.count("decode_error");
+    error = "amqp:decode-error: a frame could not be decoded";
+    if (protocol_id == 3 && !sasl_done) return;
+    // A transport condition makes Proton write CLOSE with it, as for its own framing errors.
+    pn_connection_driver_errorf(&driver, "amqp:decode-error", "a frame could not be decoded");
+    dispatch();
+  }
+
+  bool output_done_after_failure() {
+    return input_failed && protocol_id == 3 && !sasl_done &&
+           pn_connection_driver_write_buffer(&driver).size == 0;
+  }
+
   Link* record(pn_link_t* l) {
     const auto serial = reinterpret_cast<std::uintptr_t>(pn_link_get_context(l));
     if (serial == 0) return nullptr;
@@ -419,6 +443,8 @@ struct ServerConnection::Impl {
     if (it == links.end()) return;
     Link rec = std::move(it->second);
     links.erase(it);
+    outstanding -= rec.share;
+    if (rec.share > 0) replenish();
     pn_link_set_context(rec.link, nullptr);
     std::erase_if(received, [serial](const auto& e) { return e.second.link == serial; });
     for (auto token : rec.unsettled_tokens)
@@ -439,11 +465,47 @@ struct ServerConnection::Impl {
     pn_link_close(l);
   }
 
+  static bool uses_budget(const Link& rec) {
+    return !rec.gateway_sends && rec.address.node == Node::events;
+  }
+
+  // Keeps `outstanding` = the sum of in_flight + credit over telemetry receivers.
+  void account(Link& rec) {
+    if (!uses_budget(rec)) return;
+    const auto credit = static_cast<std::uint32_t>(std::max(0, pn_link_credit(rec.link)));
+    const auto share = rec.in_flight + credit;
+    outstanding = outstanding + share - rec.share;
+    rec.share = share;
+  }
+
   void top_up(Link& rec) {
+    account(rec);
     const int credit = pn_link_credit(rec.link);
-    const int want =
-        static_cast<int>(options.link_credit) - static_cast<int>(rec.in_flight) - credit;
-    if (want > 0) pn_link_flow(rec.link, want);
+    int want = static_cast<int>(options.link_credit) - static_cast<int>(rec.in_flight) - credit;
+    if (uses_budget(rec)) {
+      // Every link keeps at least one credit, so an idle identity holding credit never starves
+      // another: the connection's bound is max(connection_credit, telemetry links).
+      const int left = static_cast<int>(options.connection_credit) - static_cast<int>(outstanding);
+      want = std::min(want, std::max(left, rec.share == 0 ? 1 : 0));
+    }
+    if (want > 0) {
+      pn_link_flow(rec.link, want);
+      account(rec);
+    }
+  }
+
+  // Shares budget freed by a settlement among the telemetry links, round-robin.
+  void replenish() {
+    if (links.empty()) return;
+    auto it = links.upper_bound(cursor);
+    for (std::size_t i = 0; i < links.size() && outstanding < options.connection_credit; ++i) {
+      if (it == links.end()) it = links.begin();
+      if (uses_budget(it->second)) {
+        top_up(it->second);
+        cursor = it->first;
+      }
+      ++it;
+    }
   }
 
   void pump(Link& rec) {
@@ -582,6 +644,7 @@ struct ServerConnection::Impl {
     const auto id = next_delivery++;
     received[id] = {d, rec.serial};
     ++rec.in_flight;
+    account(rec);
     handler.on_telemetry(id, std::move(message));
   }
 
@@ -647,10 +710,16 @@ struct ServerConnection::Impl {
   std::map<std::uint64_t, Link> links;
   std::map<DeliveryId, Received> received;
   std::uint64_t next_serial = 1;
+  std::uint32_t outstanding = 0;  ///< telemetry credit + in flight, all links
+  std::uint64_t cursor = 0;       ///< the link replenish() served last
   std::uint64_t next_delivery = 1;
   std::uint64_t next_tag = 1;
   bool opened = false;
   bool dispatching = false;
+  bool input_failed = false;
+  bool sasl_done = false;  ///< a SASL outcome was decided
+  int protocol_id = -1;    ///< byte 4 of the first protocol header: 0 AMQP, 3 SASL
+  std::uint64_t bytes_in = 0;
   std::string error;
 };
 
@@ -661,6 +730,19 @@ ServerConnection::~ServerConnection() = default;
 
 void ServerConnection::on_input(std::span<const std::byte> bytes) {
   auto& d = impl_->driver;
+  if (impl_->bytes_in <= 4 && impl_->bytes_in + bytes.size() > 4) {
+    impl_->protocol_id = static_cast<int>(bytes[4 - impl_->bytes_in]);
+  }
+  if (impl_->protocol_id == 3 && impl_->bytes_in < 8 && impl_->bytes_in + bytes.size() > 8) {
+    // Answer the SASL header (our header, sasl-mechanisms) before reading what follows it, as a
+    // server reading the header alone would: a client that sends a broken first SASL frame then
+    // still learns what the gateway offers.
+    const auto head = static_cast<std::size_t>(8 - impl_->bytes_in);
+    on_input(bytes.first(head));
+    (void)pn_connection_driver_write_buffer(&d);
+    bytes = bytes.subspan(head);
+  }
+  impl_->bytes_in += bytes.size();
   while (!bytes.empty()) {
     auto buffer = pn_connection_driver_read_buffer(&d);
     if (buffer.size == 0) break;  // reading is closed: the rest is dropped
@@ -671,6 +753,7 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
     impl_->dispatch();
   }
   impl_->dispatch();
+  impl_->report_silent_input_failure();
 }
 
 void ServerConnection::on_input_closed() {
@@ -725,11 +808,11 @@ std::optional<core::SystemTime> ServerConnection::expire(core::SystemTime now) {
 }
 
 bool ServerConnection::finished() const {
-  return pn_connection_driver_finished(&impl_->driver);
+  return pn_connection_driver_finished(&impl_->driver) || impl_->output_done_after_failure();
 }
 
 bool ServerConnection::output_closed() const {
-  return pn_connection_driver_write_closed(&impl_->driver);
+  return pn_connection_driver_write_closed(&impl_->driver) || impl_->output_done_after_failure();
 }
 
 bool ServerConnection::opened() const {
@@ -751,7 +834,11 @@ void ServerConnection::settle(DeliveryId delivery, core::ErrorCode outcome,
   if (link == self.links.end()) return;
   Impl::settle_delivery(d, outcome, condition, description);
   if (link->second.in_flight > 0) --link->second.in_flight;
-  self.top_up(link->second);
+  self.account(link->second);
+  // The freed credit goes to the next link round-robin, so one busy identity cannot keep the
+  // connection's budget to itself.
+  self.cursor = serial;
+  self.replenish();
   self.dispatch();
 }
 

@@ -48,8 +48,11 @@ struct ConnectionOptions {
   /// Credit of every receiving link: at most this many of its messages are in flight (received
   /// but not yet settled or answered), which ties a sender to the store's pace.
   std::uint32_t link_credit = 64;
+  /// Telemetry messages in flight on the whole connection, all its links together: credit is
+  /// shared out round-robin, so a connection multiplexing many identities is bounded too.
+  std::uint32_t connection_credit = 64;
   std::size_t max_outbound_per_link = 1000;  ///< messages queued towards one client link
-  std::size_t max_links = 256;               ///< links open at once on one connection
+  std::size_t max_links = 4096;              ///< links open at once on one connection
   bool client_certificate = false;           ///< the TLS peer presented one: offer EXTERNAL
 };
 

@@ -314,7 +314,8 @@ TEST_F(AmqpConnection, SaslPlainAuthenticatesTheConnectionIdentity) {
 TEST_F(AmqpConnection, SaslPlainWithBadTokenFailsTheConnection) {
   Client c("dev1@sas.myhub", "wrong");
   pump(c, *server);
-  EXPECT_FALSE(c.transport_error.empty());
+  EXPECT_EQ(c.transport_error, "amqp:unauthorized-access");
+  EXPECT_TRUE(server->output_closed());
   EXPECT_TRUE(handler.was_counted("sasl_unauthorized"));
   EXPECT_TRUE(handler.authorised.empty());
 }
@@ -384,6 +385,36 @@ TEST_F(AmqpConnection, CreditBoundsUnsettledTelemetry) {
   server->settle(handler.telemetry[1].first, {});
   pump(c, *server);
   EXPECT_EQ(handler.telemetry.size(), 6u);
+}
+
+TEST_F(AmqpConnection, ConnectionCreditIsSharedAmongIdentities) {
+  options.link_credit = 4;
+  options.connection_credit = 5;
+  server = std::make_unique<ServerConnection>(options, handler);
+  handler.tokens["dev2"] = "token-2";
+  Client c;
+  EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken), 200);
+  auto* cbs_out = pn_link_head(c.d.connection, 0);
+  while (cbs_out && pn_link_is_receiver(cbs_out))
+    cbs_out = pn_link_next(cbs_out, 0);
+  c.send(cbs_out, put_token("myhub.azure-devices.net%2Fdevices%2Fdev2", "token-2"));
+  pump(c, *server);  // Proton writes attaches before transfers: the token must be in first
+  auto* one = c.sender("one", "/devices/dev1/messages/events");
+  auto* two = c.sender("two", "/devices/dev2/messages/events");
+  pump(c, *server);
+  EXPECT_EQ(pn_link_credit(one), 4);
+  EXPECT_EQ(handler.authorised, (std::vector<std::string>{"dev1", "dev2"}));
+  EXPECT_EQ(pn_link_credit(two), 1);  // what is left of the connection's 5
+  for (int i = 0; i < 4; ++i)
+    c.send(one, testing::encode([](pn_message_t* m) { testing::set_data_body(m, "x"); }));
+  pump(c, *server);
+  ASSERT_EQ(handler.telemetry.size(), 4u);
+  for (auto& [id, message] : handler.telemetry)
+    server->settle(id, {});
+  pump(c, *server);
+  // Freed credit goes round-robin: dev2's link is topped up to its own window first.
+  EXPECT_EQ(pn_link_credit(two), 4);
+  EXPECT_EQ(pn_link_credit(one), 1);
 }
 
 TEST_F(AmqpConnection, ModuleOutputAndInput) {
