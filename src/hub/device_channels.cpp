@@ -226,6 +226,19 @@ void DeviceChannels::post_input(const std::shared_ptr<DeviceChannel>& channel,
   });
 }
 
+void DeviceChannels::post_c2d(const std::shared_ptr<DeviceChannel>& channel, core::Message message,
+                              DoneCallback done) {
+  std::weak_ptr<DeviceChannel> weak = channel;
+  boost::asio::post(channel->executor(),
+                    [weak, m = std::move(message), d = std::move(done)]() mutable {
+                      if (auto c = weak.lock()) {
+                        c->deliver_c2d(std::move(m), std::move(d));
+                      } else {
+                        d(make_error_code(Errc::disconnected));
+                      }
+                    });
+}
+
 void DeviceChannels::post_method(const std::shared_ptr<DeviceChannel>& channel,
                                  MethodRequest request, DoneCallback done) {
   std::weak_ptr<DeviceChannel> weak = channel;

@@ -36,6 +36,10 @@ class Category final : public boost::system::error_category {
         return "connection closed: identity revoked";
       case Errc::shutting_down:
         return "connection closed: gateway shutting down";
+      case Errc::not_supported:
+        return "operation not supported by this connection's protocol";
+      case Errc::not_authorized:
+        return "not authorised by the receiver";
     }
     return "unknown hub error";
   }

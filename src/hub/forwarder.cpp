@@ -60,8 +60,11 @@ Forwarder::Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink
       scheduler_(scheduler),
       sent_(registry.counter("edgehub_messages_sent_total", "Messages sent to an endpoint",
                              {"from", "to", "from_route_output", "to_route_input", "priority"})),
+      dropped_(registry.counter("edgehub_messages_dropped_total", "Messages dropped",
+                                {"reason", "from", "from_route_output"})),
       strand_(boost::asio::make_strand(executor)),
-      options_(options) {
+      options_(options),
+      random_(std::random_device{}()) {
   options_.window = std::max<std::size_t>(options_.window, 1);
   options_.batch = std::max<std::size_t>(options_.batch, 1);
 }
@@ -103,6 +106,14 @@ void Forwarder::notify(std::uint32_t priority) {
   });
 }
 
+std::size_t Forwarder::in_flight_bytes() const {
+  std::size_t n = 0;
+  for (const auto& [p, q] : queues_)
+    for (const auto& f : q.in_flight)
+      n += f.bytes;
+  return n;
+}
+
 std::size_t Forwarder::in_flight() const {
   std::size_t n = 0;
   for (const auto& [p, q] : queues_)
@@ -125,8 +136,9 @@ void Forwarder::on_wake() {
   if (stopped_) return;
   const auto connection = sink_->connection();
   if (connection != connection_ && backing_off_) {
-    // A reconnect is the other retry trigger besides the timer.
+    // A reconnect is the other retry trigger besides the timer, and starts the back-off over.
     backing_off_ = false;
+    failures_ = 0;
     retry_timer_.cancel();
   }
   pump();
@@ -146,6 +158,7 @@ void Forwarder::pump() {
   }
   std::size_t in_flight_now = in_flight();
   if (in_flight_now >= options_.window) return;
+  if (options_.window_bytes != 0 && in_flight_bytes() >= options_.window_bytes) return;
 
   // Strict priority: the first queue (lowest number) that may hold unread messages.
   for (auto& [priority, q] : queues_) {
@@ -189,10 +202,19 @@ void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t
     return;
   }
   std::weak_ptr<Forwarder> weak = weak_from_this();
+  std::size_t bytes_now = in_flight_bytes();
   for (auto& e : *entries) {
+    const std::size_t bytes = e.message.accounted_size();
+    if (options_.window_bytes != 0 && bytes_now != 0 && bytes_now + bytes > options_.window_bytes) {
+      // The rest of this read waits for acknowledgements; it is read again from the store.
+      q.maybe_more = true;
+      break;
+    }
+    bytes_now += bytes;
     q.read_after = e.seq;
     InFlight f;
     f.seq = e.seq;
+    f.bytes = bytes;
     f.from = e.message.origin.to_string();
     f.output = e.message.sys_prop(core::SystemProperty::output_name).value_or("");
     f.timer =
@@ -219,13 +241,21 @@ void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::Se
   auto it = std::find_if(q.in_flight.begin(), q.in_flight.end(),
                          [seq](const InFlight& f) { return f.seq == seq; });
   if (it == q.in_flight.end() || it->acked) return;
-  if (!ec) {
+  if (!ec || ec == Errc::not_authorized) {
     it->acked = true;
     it->timer.cancel();
-    sent_
-        .with({it->from, sink_->to_label(), it->output, sink_->input_label(),
-               std::to_string(priority)})
-        .inc();
+    if (!ec) {
+      failures_ = 0;
+      sent_
+          .with({it->from, sink_->to_label(), it->output, sink_->input_label(),
+                 std::to_string(priority)})
+          .inc();
+    } else {
+      dropped_.with({"not_authorized", it->from, it->output}).inc();
+      ops::log(spdlog::level::warn, {},
+               "forwarder {}: {} refuses messages of {} ({}); message {} dropped", endpoint_id_,
+               sink_->to_label(), it->from, ec.message(), seq);
+    }
     advance(q);
     pump();
     return;
@@ -258,9 +288,24 @@ void Forwarder::restart(Queue& q) {
   q.maybe_more = true;
 }
 
+std::chrono::milliseconds Forwarder::next_retry_delay() {
+  auto delay = options_.retry_delay;
+  if (options_.max_retry_delay > options_.retry_delay) {
+    for (std::uint32_t i = 0; i < failures_ && delay < options_.max_retry_delay; ++i)
+      delay *= 2;
+    delay = std::min(delay, options_.max_retry_delay);
+  }
+  if (failures_ < 64) ++failures_;
+  if (options_.jitter.count() > 0) {
+    std::uniform_int_distribution<std::int64_t> extra(0, options_.jitter.count());
+    delay += std::chrono::milliseconds(extra(random_));
+  }
+  return delay;
+}
+
 void Forwarder::back_off() {
   backing_off_ = true;
-  retry_timer_ = scheduler_.call_after(strand_, options_.retry_delay, [weak = weak_from_this()] {
+  retry_timer_ = scheduler_.call_after(strand_, next_retry_delay(), [weak = weak_from_this()] {
     if (auto self = weak.lock()) {
       self->backing_off_ = false;
       self->pump();
@@ -364,14 +409,22 @@ void Forwarders::recover(std::function<void(core::Result<std::size_t>)> done) {
 }
 
 bool Forwarders::add_endpoint(const std::string& endpoint_id, std::unique_ptr<EndpointSink> sink,
-                              std::vector<std::uint32_t> priorities) {
+                              std::vector<std::uint32_t> priorities,
+                              std::optional<ForwarderOptions> options) {
   std::lock_guard lock(mutex_);
   if (forwarders_.contains(endpoint_id)) return false;
   auto f = Forwarder::create(endpoint_id, std::move(sink), store_, scheduler_, registry_, executor_,
-                             options_);
+                             options.value_or(options_));
   f->start();
   for (auto p : priorities)
     f->notify(p);
+  // Queues left from an earlier run (or from routes that no longer name this priority).
+  store_.async_stats(
+      boost::asio::bind_executor(executor_, [f, endpoint_id](core::Result<store::StoreStats> r) {
+        if (!r) return;
+        for (const auto& q : r->queues)
+          if (q.queue.endpoint == endpoint_id) f->notify(q.queue.priority);
+      }));
   forwarders_.emplace(endpoint_id, std::move(f));
   return true;
 }

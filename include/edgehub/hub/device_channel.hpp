@@ -17,6 +17,7 @@
 
 #include "edgehub/core/message.hpp"
 #include "edgehub/core/result.hpp"
+#include "edgehub/hub/errors.hpp"
 
 namespace edgehub::hub {
 
@@ -84,6 +85,15 @@ class DeviceChannel {
   /// once when the bounded outbound queue is full; Errc::disconnected when the connection ends
   /// before the acknowledgement. The message carries SystemProperty::input_name already.
   virtual void deliver_input(core::Message message, std::string input, DoneCallback done) = 0;
+
+  /// Sends a cloud-to-device message (devices/{d}/messages/devicebound/{bag}, QoS 1; AMQP
+  /// deviceBound link). `done`: success once the client acknowledged it, Errc::queue_full,
+  /// Errc::disconnected as for deliver_input; Errc::not_supported from sessions that cannot carry
+  /// C2D (the default, so every DeviceChannel compiles without it).
+  virtual void deliver_c2d(core::Message message, DoneCallback done) {
+    (void)message;
+    done(make_error_code(Errc::not_supported));
+  }
 
   /// Sends a direct-method request. `done`: success once it is queued for sending (IoT Hub sends
   /// method requests at QoS 0; the response arrives through MethodRouter::on_method_response),

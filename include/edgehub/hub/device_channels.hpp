@@ -113,6 +113,8 @@ class DeviceChannels {
   // channel object is gone by the time the call would run, `done` gets Errc::disconnected.
   static void post_input(const std::shared_ptr<DeviceChannel>& channel, core::Message message,
                          std::string input, DoneCallback done);
+  static void post_c2d(const std::shared_ptr<DeviceChannel>& channel, core::Message message,
+                       DoneCallback done);
   static void post_method(const std::shared_ptr<DeviceChannel>& channel, MethodRequest request,
                           DoneCallback done);
   static void post_desired(const std::shared_ptr<DeviceChannel>& channel, DesiredPatch patch);

@@ -22,6 +22,9 @@ enum class Errc {
   superseded,             ///< closed: the same identity connected again (IoT Hub 400027)
   revoked,                ///< closed: the identity was removed or disabled
   shutting_down,          ///< closed: the gateway is stopping
+  not_supported,          ///< the session's protocol cannot carry this operation
+  not_authorized,         ///< the receiver refuses the sender for good (IoT Hub CONNACK 5,
+                          ///< identity disabled): not retryable, the message is dropped
 };
 
 const boost::system::error_category& hub_category() noexcept;

@@ -22,6 +22,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -34,8 +36,13 @@
 
 namespace edgehub::hub {
 
-/// Where a forwarder delivers: a module input (ModuleInputSink) or, later, the upstream client.
+/// Where a forwarder delivers: a module input (ModuleInputSink) or the upstream client.
 /// connection() and send() are called on the forwarder's strand.
+///
+/// send()'s outcome decides what happens to the message: success advances the checkpoint;
+/// Errc::not_authorized drops it (the receiver will never take it; counted as
+/// edgehub_messages_dropped_total{reason="not_authorized"}) and advances too; any other error
+/// resends from the checkpoint after a back-off.
 class EndpointSink {
  public:
   virtual ~EndpointSink() = default;
@@ -83,6 +90,15 @@ struct ForwarderOptions {
   std::size_t batch = 10;   ///< entries read per store peek (edgeHub's prefetch)
   std::chrono::milliseconds ack_timeout{30000};  ///< edgeHub's MessageAckTimeoutSecs
   std::chrono::milliseconds retry_delay{1000};   ///< pause after a refusal or failure
+  /// Above retry_delay: the pause doubles after every consecutive failure up to this bound
+  /// (edgeHub's upstream policy is 1 s -> 60 s), and a success resets it.
+  std::chrono::milliseconds max_retry_delay{0};
+  /// A random extra pause in [0, jitter] on every back-off, so that many endpoints (or gateways)
+  /// do not retry in lock-step (edgeHub: 1 s).
+  std::chrono::milliseconds jitter{0};
+  /// Accounted bytes (core::Message::accounted_size) in flight at most; 0 = unbounded. At least
+  /// one message is always sent, whatever its size (IoT Hub's batch bound is 256 KiB).
+  std::size_t window_bytes = 0;
 };
 
 class Forwarder : public std::enable_shared_from_this<Forwarder> {
@@ -114,6 +130,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
  private:
   struct InFlight {
     store::SeqNo seq = 0;
+    std::size_t bytes = 0;
     bool acked = false;
     std::string from;
     std::string output;
@@ -141,6 +158,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void on_wake();
   void restart(Queue& q);
   void back_off();
+  std::chrono::milliseconds next_retry_delay();
+  std::size_t in_flight_bytes() const;
   void advance(Queue& q);
   Queue& queue(std::uint32_t priority);
 
@@ -149,6 +168,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   store::MessageStore& store_;
   Scheduler& scheduler_;
   ops::CounterFamily& sent_;
+  ops::CounterFamily& dropped_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   ForwarderOptions options_;
 
@@ -161,6 +181,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool peeking_ = false;
   bool backing_off_ = false;
   std::uint64_t connection_ = 0;
+  std::uint32_t failures_ = 0;  ///< consecutive, for the exponential back-off
+  std::minstd_rand random_;     ///< jitter only: no need for a strong generator
   TimerHandle retry_timer_;
 };
 
@@ -185,10 +207,12 @@ class Forwarders {
   /// Asynchronous: `done` runs on the set's executor.
   void recover(std::function<void(core::Result<std::size_t>)> done);
 
-  /// Runs `sink` for `endpoint_id` (e.g. the upstream endpoint "iothub"). Replaces nothing: a
-  /// second call for the same id is ignored and returns false.
+  /// Runs `sink` for `endpoint_id` (e.g. the upstream endpoint "iothub"), with its own forwarding
+  /// policy when `options` is given. Reads `priorities` and every queue of the endpoint already
+  /// in the store. Replaces nothing: a second call for the same id is ignored and returns false.
   bool add_endpoint(const std::string& endpoint_id, std::unique_ptr<EndpointSink> sink,
-                    std::vector<std::uint32_t> priorities);
+                    std::vector<std::uint32_t> priorities,
+                    std::optional<ForwarderOptions> options = std::nullopt);
 
   /// The CommitObserver to give RoutingIngress.
   void on_committed(const std::vector<store::QueueId>& queues);

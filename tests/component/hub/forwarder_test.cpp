@@ -313,5 +313,108 @@ TEST_F(ForwarderTest, AnyEndpointSinkReusesTheForwardingLogic) {
             2u);
 }
 
+// Upstream policy (edgehub-reference.md §4.3): exponential back-off 1 s -> 60 s, reset by a
+// success; not-authorised senders dropped and counted; bytes in flight bounded.
+class UpstreamPolicyTest : public ForwarderTest {
+ protected:
+  RecordingSink* add_upstream() {
+    auto sink = std::make_unique<RecordingSink>();
+    auto* up = sink.get();
+    up->online = true;
+    EXPECT_TRUE(forwarders_->add_endpoint("iothub", std::move(sink), {routing::kDefaultPriority}));
+    return up;
+  }
+  void fail_all(RecordingSink* up, core::ErrorCode ec) {
+    auto dones = std::move(up->dones);
+    up->dones.clear();
+    for (auto& d : dones)
+      d(ec);
+    settle();
+  }
+  // Advances time by `d` and reports whether the sink was handed something new.
+  bool resent_after(RecordingSink* up, std::chrono::milliseconds d) {
+    const auto before = up->sent.size();
+    scheduler_.advance(d);
+    settle();
+    return up->sent.size() > before;
+  }
+};
+
+TEST_F(UpstreamPolicyTest, BackOffDoublesFromOneSecondToSixtyAndASuccessResetsIt) {
+  ForwarderOptions fo;
+  fo.retry_delay = 1000ms;
+  fo.max_retry_delay = 60000ms;
+  start({route("up", "FROM /messages/* INTO $upstream")}, fo);
+  auto* up = add_upstream();
+  send({"m1"});
+  settle();
+  ASSERT_EQ(up->sent.size(), 1u);
+  // Failure n waits 1 s * 2^(n-1), capped at 60 s: 1, 2, 4, 8, 16, 32, 60, 60.
+  for (auto expected : {1000ms, 2000ms, 4000ms, 8000ms, 16000ms, 32000ms, 60000ms, 60000ms}) {
+    fail_all(up, make_error_code(Errc::disconnected));
+    EXPECT_FALSE(resent_after(up, expected - 1ms)) << "resent before " << expected.count() << " ms";
+    EXPECT_TRUE(resent_after(up, 1ms)) << "not resent after " << expected.count() << " ms";
+  }
+  up->dones.back()({});
+  settle();
+  send({"m2"});
+  settle();
+  fail_all(up, make_error_code(Errc::disconnected));
+  EXPECT_TRUE(resent_after(up, 1000ms)) << "a success starts the back-off at 1 s again";
+  EXPECT_EQ(up->sent.back(), "m2");
+}
+
+TEST_F(UpstreamPolicyTest, JitterAddsAtMostItsBoundToTheBackOff) {
+  ForwarderOptions fo;
+  fo.retry_delay = 1000ms;
+  fo.max_retry_delay = 60000ms;
+  fo.jitter = 1000ms;
+  start({route("up", "FROM /messages/* INTO $upstream")}, fo);
+  auto* up = add_upstream();
+  send({"m1"});
+  settle();
+  fail_all(up, make_error_code(Errc::disconnected));
+  EXPECT_FALSE(resent_after(up, 999ms)) << "the base delay is never shortened";
+  EXPECT_TRUE(resent_after(up, 1001ms)) << "1 s + at most 1 s of jitter";
+}
+
+TEST_F(UpstreamPolicyTest, ANotAuthorisedSenderIsDroppedCountedAndTheQueueMovesOn) {
+  start({route("up", "FROM /messages/* INTO $upstream")});
+  auto* up = add_upstream();
+  send({"refused", "next"});
+  settle();
+  ASSERT_EQ(up->sent.size(), 2u);
+  up->dones[0](make_error_code(Errc::not_authorized));
+  up->dones[1]({});
+  settle();
+  EXPECT_TRUE(peek({"iothub", routing::kDefaultPriority}).empty()) << "checkpoint past both";
+  EXPECT_EQ(up->sent.size(), 2u) << "a non-retryable refusal is not sent again";
+  EXPECT_EQ(counter("edgehub_messages_dropped_total", {"reason", "from", "from_route_output"},
+                    {"not_authorized", "dev1", ""}),
+            1u);
+}
+
+TEST_F(UpstreamPolicyTest, BytesInFlightAreBoundedButOneMessageAlwaysGoes) {
+  ForwarderOptions fo;
+  fo.window_bytes = 2500;
+  start({route("up", "FROM /messages/* INTO $upstream")}, fo);
+  auto* up = add_upstream();
+  const std::string kilobyte(1000, 'x');
+  send({kilobyte + "1", kilobyte + "2", kilobyte + "3", std::string(4000, 'y')});
+  settle();
+  EXPECT_EQ(up->sent.size(), 2u) << "a third 1 KB message would pass 2500 bytes in flight";
+  up->dones[0]({});
+  up->dones[1]({});
+  settle();
+  ASSERT_EQ(up->sent.size(), 3u);
+  EXPECT_EQ(up->sent[2], kilobyte + "3");
+  up->dones[2]({});
+  settle();
+  ASSERT_EQ(up->sent.size(), 4u) << "a message larger than the bound goes alone";
+  up->dones[3]({});
+  settle();
+  EXPECT_TRUE(peek({"iothub", routing::kDefaultPriority}).empty());
+}
+
 }  // namespace
 }  // namespace edgehub::hub::testing
