@@ -65,6 +65,7 @@ class Channel final : public hub::DeviceChannel {
       : session_(std::move(session)), executor_(std::move(ex)) {}
   asio::any_io_executor executor() const override { return executor_; }
   void deliver_input(core::Message message, std::string input, hub::DoneCallback done) override;
+  void deliver_c2d(core::Message message, hub::DoneCallback done) override;
   void deliver_method(hub::MethodRequest request, hub::DoneCallback done) override;
   void deliver_desired(hub::DesiredPatch patch) override;
   void close(ErrorCode reason) override;
@@ -95,6 +96,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Called by Channel on this executor.
   void deliver_input(core::Message message, std::string input, hub::DoneCallback done);
+  void deliver_c2d(core::Message message, hub::DoneCallback done);
   void deliver_method(hub::MethodRequest request, hub::DoneCallback done);
   void deliver_desired(hub::DesiredPatch patch);
   void close_from_hub(ErrorCode reason) { begin_close(reason, "closed by the gateway"); }
@@ -185,6 +187,10 @@ class Session : public std::enable_shared_from_this<Session> {
 void Channel::deliver_input(core::Message message, std::string input, hub::DoneCallback done) {
   if (auto s = session_.lock())
     return s->deliver_input(std::move(message), std::move(input), std::move(done));
+  done(hub::Errc::disconnected);
+}
+void Channel::deliver_c2d(core::Message message, hub::DoneCallback done) {
+  if (auto s = session_.lock()) return s->deliver_c2d(std::move(message), std::move(done));
   done(hub::Errc::disconnected);
 }
 void Channel::deliver_method(hub::MethodRequest request, hub::DoneCallback done) {
@@ -586,6 +592,20 @@ void Session::deliver_input(core::Message message, std::string input, hub::DoneC
   packet.qos = proto::QoS::at_least_once;
   packet.topic = module_input_topic(identity_.device, identity_.module, input,
                                     encode_property_bag(message, BagTarget::module_input));
+  packet.payload = std::move(message.body);
+  queued_inputs_.push_back({std::move(packet), std::move(done)});
+  send_queued_inputs();
+}
+
+// C2D from the upstream (iot-hub-protocol.md §2.2): QoS 1 on devices/{d}/messages/devicebound/,
+// sharing the module-input queue and its bound; the PUBACK completes it.
+void Session::deliver_c2d(core::Message message, hub::DoneCallback done) {
+  if (closing_ || !connected_) return done(hub::Errc::disconnected);
+  if (identity_.is_module()) return done(hub::Errc::not_supported);  // IoT Hub has no module C2D
+  if (queued_inputs_.size() >= ctx_.limits->max_outbound_queue) return done(hub::Errc::queue_full);
+  proto::Publish packet;
+  packet.qos = proto::QoS::at_least_once;
+  packet.topic = c2d_topic(identity_.device, encode_property_bag(message, BagTarget::device));
   packet.payload = std::move(message.body);
   queued_inputs_.push_back({std::move(packet), std::move(done)});
   send_queued_inputs();
