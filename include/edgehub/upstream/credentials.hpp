@@ -1,0 +1,43 @@
+#pragma once
+
+// How the gateway authenticates each identity upstream (edgehub-reference.md §2.6,
+// docs/upstream.md). Pure: keys and time in, CONNECT fields out; nothing is logged (tokens are
+// secrets).
+//
+//  - the gateway's own device: user name {hub}/{gw}/?api-version=…, password a SAS token for
+//    {hub}/devices/{gw} signed with the provisioning key (none with X.509 provisioning);
+//  - a child (a downstream device, or a module of the gateway): user name
+//    {hub}/{d}[/{m}]/?api-version=…&auth-chain={d}[/{m}];{gw}, password edgeHub's own token:
+//    audience {hub}/devices/{gw}/modules/$edgeHub, signed with [provisioning] edgehub_module_key.
+
+#include <optional>
+#include <string>
+
+#include "edgehub/core/client_id.hpp"
+#include "edgehub/core/clock.hpp"
+#include "edgehub/core/result.hpp"
+#include "edgehub/upstream/options.hpp"
+
+namespace edgehub::upstream {
+
+/// The api-version edgehubd names upstream (what the current Node SDK sends).
+inline constexpr std::string_view kApiVersion = "2021-04-12";
+
+struct ConnectCredentials {
+  std::string client_id;  ///< "{d}" or "{d}/{m}"
+  std::string username;
+  std::string password;  ///< a SAS token; empty when the TLS client certificate authenticates
+  core::SystemTime expires_at = core::SystemTime::max();  ///< of the token
+  bool use_client_certificate = false;
+};
+
+/// The audience of the `$edgeHub` token children are authenticated with, decoded.
+std::string edgehub_token_audience(const UpstreamOptions& options);
+
+/// The CONNECT credentials of `id` at `now`. Errors: identity::Errc::invalid_key when the key
+/// needed is missing or not base64 (no edgehub_module_key for a child).
+core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,
+                                                     const core::ClientId& id,
+                                                     core::SystemTime now);
+
+}  // namespace edgehub::upstream

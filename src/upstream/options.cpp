@@ -1,0 +1,48 @@
+#include "edgehub/upstream/options.hpp"
+
+namespace edgehub::upstream {
+
+std::optional<UpstreamOptions> UpstreamOptions::from_config(const config::GatewayConfig& config,
+                                                            std::string& why) {
+  if (!config.provisioning) {
+    why = "no [provisioning]: messages routed to $upstream wait in the store";
+    return std::nullopt;
+  }
+  const auto& p = *config.provisioning;
+  UpstreamOptions o;
+  switch (config.upstream_protocol) {
+    case config::UpstreamProtocol::mqtt:
+      o.transport = Transport::mqtt_tls;
+      o.port = p.iothub_port.value_or(8883);
+      break;
+    case config::UpstreamProtocol::mqttws:
+      o.transport = Transport::mqtt_websocket;
+      o.port = p.iothub_port.value_or(443);
+      break;
+    case config::UpstreamProtocol::amqp:
+    case config::UpstreamProtocol::amqpws:
+      why =
+          "upstream_protocol = \"amqp\"/\"amqpws\" is not implemented yet: set [gateway] "
+          "upstream_protocol = \"mqtt\" or \"mqttws\"; until then messages routed to $upstream "
+          "wait in the store";
+      return std::nullopt;
+  }
+  o.iothub_hostname = p.iothub_hostname;
+  o.edge_device_id = p.device_id;
+  // A HostName ":port" is for dialing only (design.md §4), whichever host is dialed: the hub, or
+  // the parent gateway of a nested one.
+  o.dial_host = config.parent_hostname.value_or(p.iothub_hostname);
+  o.proxy = config.proxy;
+  o.trust_bundle = config.trust_bundle_cert;
+  if (p.method == config::ProvisioningAuth::sas) {
+    o.device_key = p.sas_key;
+  } else {
+    o.identity_cert = p.identity_cert;
+    o.identity_pk = p.identity_pk;
+  }
+  o.edgehub_module_key = p.edgehub_module_key;
+  o.max_connections = config.limits.max_connections;
+  return o;
+}
+
+}  // namespace edgehub::upstream

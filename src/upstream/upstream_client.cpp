@@ -1,0 +1,435 @@
+#include "edgehub/upstream/upstream_client.hpp"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "edgehub/hub/errors.hpp"
+#include "edgehub/mqtt/property_bag.hpp"
+#include "edgehub/ops/logging.hpp"
+#include "edgehub/upstream/connectivity.hpp"
+#include "edgehub/upstream/topics.hpp"
+#include "upstream/mqtt_link.hpp"
+
+namespace edgehub::upstream {
+
+namespace asio = boost::asio;
+
+hub::ForwarderOptions upstream_forwarder_options() {
+  hub::ForwarderOptions o;
+  o.batch = 10;                 // MaxUpstreamBatchSize
+  o.window = 100;               // 10 per batch x UpstreamFanOutFactor 10
+  o.window_bytes = 256 * 1024;  // IoT Hub's batch bound
+  o.ack_timeout = std::chrono::milliseconds(30000);
+  o.retry_delay = std::chrono::milliseconds(1000);
+  o.max_retry_delay = std::chrono::milliseconds(60000);
+  o.jitter = std::chrono::milliseconds(1000);
+  return o;
+}
+
+namespace {
+
+struct ClientStats {
+  explicit ClientStats(ops::Registry& r)
+      : connections(r.gauge("edgehubd_upstream_connections",
+                            "Open upstream MQTT connections (one per identity)")
+                        .with(std::vector<std::string>{})),
+        connects(r.counter("edgehubd_upstream_connects_total",
+                           "Upstream connection attempts by outcome", {"result"})),
+        cloud_to_device(r.counter("edgehubd_upstream_cloud_to_device_total",
+                                  "Messages IoT Hub sent for downstream clients, by kind and "
+                                  "outcome",
+                                  {"kind", "result"})) {}
+  ops::Gauge& connections;
+  ops::CounterFamily& connects;
+  ops::CounterFamily& cloud_to_device;
+};
+
+}  // namespace
+
+struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
+  Impl(UpstreamOptions o, UpstreamDeps d, asio::any_io_executor executor)
+      : options(std::move(o)),
+        deps(d),
+        strand(asio::make_strand(executor)),
+        connectivity(d.registry, options.edge_device_id + "/$edgeHub", d.clock),
+        stats(d.registry),
+        probe_timer(strand),
+        sweep_timer(strand) {}
+
+  UpstreamOptions options;
+  UpstreamDeps deps;
+  Strand strand;
+  Connectivity connectivity;
+  ClientStats stats;
+  asio::steady_timer probe_timer;
+  asio::steady_timer sweep_timer;
+  hub::DeviceChannels::Watch watch;
+  std::atomic<std::uint64_t> generation{1};
+  std::atomic<bool> stopped{false};
+
+  // Strand state.
+  std::map<core::ClientId, std::shared_ptr<MqttLink>> links;
+  /// Closed links kept until their disconnect completed: Paho must not be destroyed mid-call.
+  std::vector<std::shared_ptr<MqttLink>> retired;
+
+  void retire(std::map<core::ClientId, std::shared_ptr<MqttLink>>::iterator it) {
+    it->second->close(hub::Errc::disconnected);
+    retired.push_back(std::move(it->second));
+    links.erase(it);
+    update_connections();
+  }
+
+  // Wake-ups of the sinks (any thread).
+  std::mutex wake_mutex;
+  std::map<std::uint64_t, std::function<void()>> wakes;
+  std::uint64_t next_wake = 1;
+
+  std::shared_ptr<MqttLink> link_for(const core::ClientId& id) {
+    if (auto it = links.find(id); it != links.end()) return it->second;
+    if (links.size() >= options.max_connections) return nullptr;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    MqttLink::Callbacks callbacks{
+        [weak](const core::ClientId& who, LinkEvent e) {
+          if (auto self = weak.lock()) self->on_link_event(who, e);
+        },
+        [weak](const core::ClientId& who, std::string topic, std::string payload) {
+          if (auto self = weak.lock()) self->on_cloud_message(who, topic, std::move(payload));
+        }};
+    auto link = MqttLink::create(id, options, deps.clock, strand, std::move(callbacks));
+    links.emplace(id, link);
+    return link;
+  }
+
+  void send(core::Message message, hub::DoneCallback done) {
+    if (stopped) return done(hub::Errc::shutting_down);
+    auto link = link_for(message.origin);
+    if (!link) return done(hub::Errc::too_many_pending);
+    link->publish(telemetry_topic(message), std::move(message.body), 1, std::move(done));
+  }
+
+  void on_link_event(const core::ClientId& id, LinkEvent e) {
+    switch (e) {
+      case LinkEvent::connected:
+        stats.connects.with({"success"}).inc();
+        update_connections();
+        if (connectivity.on_success()) became_online();
+        return;
+      case LinkEvent::acked:
+        if (connectivity.on_success()) became_online();
+        return;
+      case LinkEvent::refused:
+        stats.connects.with({"refused"}).inc();
+        // IoT Hub answered: the upstream is reachable even though this identity is not welcome.
+        if (connectivity.on_success()) became_online();
+        return;
+      case LinkEvent::unreachable:
+        stats.connects.with({"failed"}).inc();
+        connectivity.on_failure();
+        arm_probe();
+        return;
+      case LinkEvent::lost:
+        update_connections();
+        connectivity.on_failure();
+        arm_probe();
+        ops::log(spdlog::level::debug, {.device_id = id.device, .module_id = id.module},
+                 "upstream connection lost");
+        return;
+    }
+  }
+
+  void update_connections() {
+    std::size_t n = 0;
+    for (const auto& [id, link] : links)
+      n += link->connected() ? 1 : 0;
+    stats.connections.set(static_cast<double>(n));
+  }
+
+  void became_online() {
+    generation = connectivity.generation();
+    std::vector<std::function<void()>> to_call;
+    {
+      std::lock_guard lock(wake_mutex);
+      for (const auto& [n, w] : wakes)
+        to_call.push_back(w);
+    }
+    for (auto& w : to_call)
+      w();
+  }
+
+  // --- connectivity probe (edgehub-reference.md §5.3) ---------------------------------------
+
+  void arm_probe() {
+    probe_timer.expires_after(connectivity.online() ? options.online_probe_after
+                                                    : options.probe_interval);
+    probe_timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      self->probe();
+      self->arm_probe();
+    });
+  }
+
+  void probe() {
+    const bool quiet_too_long =
+        deps.clock.steady_now() - connectivity.last_success() >= options.online_probe_after;
+    if (connectivity.online() && !quiet_too_long) return;
+    // Opening the gateway's own connection is the probe: CONNACK means IoT Hub is reachable.
+    if (auto link = link_for({options.edge_device_id, ""})) link->ensure_connected();
+  }
+
+  // --- idle connections ---------------------------------------------------------------------
+
+  void arm_sweep() {
+    sweep_timer.expires_after(std::min<std::chrono::seconds>(
+        options.idle_timeout / 2 + std::chrono::seconds(1), std::chrono::seconds(30)));
+    sweep_timer.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped) return;
+      self->sweep();
+      self->arm_sweep();
+    });
+  }
+
+  void sweep() {
+    std::erase_if(retired, [](const auto& link) { return link->closed(); });
+    for (auto it = links.begin(); it != links.end();) {
+      auto next = std::next(it);
+      if (it->second->idle_for(options.idle_timeout)) retire(it);
+      it = next;
+    }
+    update_connections();
+  }
+
+  // --- cloud to device (edgehub-reference.md §6) --------------------------------------------
+
+  // A downstream client connected, disconnected or changed its subscriptions: hold the matching
+  // upstream subscriptions on its behalf, and close its upstream connection when it leaves
+  // (CloseCloudConnectionOnDeviceDisconnect) unless messages are still on their way.
+  void on_downstream_change(const core::ClientId& id) {
+    if (stopped) return;
+    std::vector<std::string> filters;
+    if (auto entry = deps.channels.find(id)) {
+      if (entry->subscriptions.has(hub::Subscription::c2d) && !id.is_module()) {
+        filters.push_back(c2d_filter(id.device));
+      }
+      if (entry->subscriptions.has(hub::Subscription::methods)) {
+        filters.emplace_back(kMethodsFilter);
+      }
+      if (entry->subscriptions.has(hub::Subscription::desired_properties)) {
+        filters.emplace_back(kDesiredFilter);
+        filters.emplace_back(kTwinResponsesFilter);
+      }
+    }
+    auto it = links.find(id);
+    if (filters.empty()) {
+      if (it == links.end()) return;
+      it->second->set_filters({});
+      if (it->second->quiet()) retire(it);
+      return;
+    }
+    if (auto link = link_for(id)) link->set_filters(std::move(filters));
+  }
+
+  void on_cloud_message(const core::ClientId& id, const std::string& topic, std::string payload) {
+    const auto t = classify_cloud_topic(topic);
+    const ops::LogFields fields{.device_id = id.device, .module_id = id.module};
+    switch (t.kind) {
+      case CloudTopicKind::c2d:
+        return relay_c2d(id, t, std::move(payload));
+      case CloudTopicKind::method_request:
+        return relay_method(id, std::string(t.method), std::string(t.rid), std::move(payload));
+      case CloudTopicKind::desired_patch:
+        return relay_desired(id, std::move(payload));
+      case CloudTopicKind::twin_response:
+        ops::log(spdlog::level::debug, fields, "upstream twin response {} ignored", t.status);
+        return;
+      case CloudTopicKind::unknown:
+        stats.cloud_to_device.with({"unknown", "dropped"}).inc();
+        ops::log(spdlog::level::warn, fields, "upstream sent an unexpected topic; dropped");
+        return;
+    }
+  }
+
+  void relay_c2d(const core::ClientId& id, const CloudTopic& t, std::string payload) {
+    const ops::LogFields fields{.device_id = id.device, .module_id = id.module};
+    core::Message message;
+    if (t.device != id.device || !mqtt::decode_property_bag(t.bag, message)) {
+      stats.cloud_to_device.with({"c2d", "invalid"}).inc();
+      ops::log(spdlog::level::warn, fields, "upstream C2D message with a bad topic dropped");
+      return;
+    }
+    message.origin = id;
+    message.set_body(payload);
+    auto entry = deps.channels.find(id);
+    if (!entry || !entry->subscriptions.has(hub::Subscription::c2d)) {
+      // As edgeHub: logged and not completed; IoT Hub keeps it for a later delivery.
+      stats.cloud_to_device.with({"c2d", "not_connected"}).inc();
+      ops::log(spdlog::level::info, fields, "C2D message for a client not connected: not relayed");
+      return;
+    }
+    hub::DeviceChannels::post_c2d(
+        entry->channel, std::move(message), [weak = weak_from_this(), id](core::ErrorCode ec) {
+          auto self = weak.lock();
+          if (!self) return;
+          self->stats.cloud_to_device.with({"c2d", ec ? "failed" : "delivered"}).inc();
+          if (ec) {
+            ops::log(spdlog::level::info, {.device_id = id.device, .module_id = id.module},
+                     "C2D message not delivered: {}", ec.message());
+          }
+        });
+  }
+
+  void relay_method(const core::ClientId& id, std::string method, std::string rid,
+                    std::string payload) {
+    auto reply = [weak = weak_from_this(), id, rid](int status, std::string body) {
+      auto self = weak.lock();
+      if (!self) return;
+      auto it = self->links.find(id);
+      if (it == self->links.end()) return;
+      std::vector<std::byte> bytes(body.size());
+      std::memcpy(bytes.data(), body.data(), body.size());
+      it->second->publish(method_response_topic(status, rid), std::move(bytes), 0, {});
+    };
+    if (!deps.methods) {
+      stats.cloud_to_device.with({"method", "not_supported"}).inc();
+      return reply(501, R"({"message":"direct methods are not relayed by this gateway"})");
+    }
+    hub::MethodCall call;
+    call.target = id;
+    call.method_name = std::move(method);
+    call.payload = payload.empty() ? "null" : std::move(payload);
+    // IoT Hub enforces the caller's own timeout; wait as long as any call may last.
+    call.response_timeout = hub::kMaxResponseTimeout;
+    deps.methods->async_invoke(
+        std::move(call), asio::bind_executor(strand, [weak = weak_from_this(),
+                                                      reply](core::Result<hub::MethodResponse> r) {
+          auto self = weak.lock();
+          if (!self) return;
+          if (r) {
+            self->stats.cloud_to_device.with({"method", "answered"}).inc();
+            return reply(r->status, r->payload.empty() ? "null" : r->payload);
+          }
+          // 404 when the client is not connected or not subscribed, as IoT Hub answers.
+          const int status = hub::method_error_status(r.error());
+          self->stats.cloud_to_device.with({"method", std::to_string(status)}).inc();
+          reply_error(reply, status, r.error().message());
+        }));
+  }
+
+  static void reply_error(const std::function<void(int, std::string)>& reply, int status,
+                          const std::string& message) {
+    std::string escaped;
+    for (char c : message) {
+      if (c == '"' || c == '\\') escaped += '\\';
+      if (static_cast<unsigned char>(c) >= 0x20) escaped += c;
+    }
+    reply(status, "{\"errorCode\":" + std::to_string(status) + ",\"message\":\"" + escaped + "\"}");
+  }
+
+  void relay_desired(const core::ClientId& id, std::string payload) {
+    if (!deps.twins) {
+      stats.cloud_to_device.with({"desired", "not_supported"}).inc();
+      return;
+    }
+    deps.twins->async_set_desired(
+        id, std::move(payload),
+        asio::bind_executor(strand, [weak = weak_from_this(), id](core::Result<std::int64_t> r) {
+          auto self = weak.lock();
+          if (!self) return;
+          self->stats.cloud_to_device.with({"desired", r ? "applied" : "invalid"}).inc();
+          if (!r) {
+            ops::log(spdlog::level::warn, {.device_id = id.device, .module_id = id.module},
+                     "desired-properties patch from upstream not applied: {}", r.error().message());
+          }
+        }));
+  }
+};
+
+namespace {
+
+class UpstreamSink final : public hub::EndpointSink {
+ public:
+  explicit UpstreamSink(std::shared_ptr<UpstreamClient::Impl> impl) : impl_(std::move(impl)) {}
+  ~UpstreamSink() override {
+    std::lock_guard lock(impl_->wake_mutex);
+    impl_->wakes.erase(wake_id_);
+  }
+
+  // Implements edgehub::hub::EndpointSink
+  std::uint64_t connection() const override { return impl_->generation.load(); }
+  void send(core::Message message, hub::DoneCallback done) override {
+    asio::post(impl_->strand,
+               [impl = impl_, m = std::move(message), d = std::move(done)]() mutable {
+                 impl->send(std::move(m), std::move(d));
+               });
+  }
+  void set_wake(std::function<void()> wake) override {
+    std::lock_guard lock(impl_->wake_mutex);
+    wake_id_ = impl_->next_wake++;
+    impl_->wakes.emplace(wake_id_, std::move(wake));
+  }
+  std::string to_label() const override { return "upstream"; }
+  std::string input_label() const override { return ""; }
+
+ private:
+  std::shared_ptr<UpstreamClient::Impl> impl_;
+  std::uint64_t wake_id_ = 0;
+};
+
+}  // namespace
+
+UpstreamClient::UpstreamClient(UpstreamOptions options, UpstreamDeps deps,
+                               asio::any_io_executor executor)
+    : impl_(std::make_shared<Impl>(std::move(options), deps, std::move(executor))) {}
+
+UpstreamClient::~UpstreamClient() {
+  stop();
+}
+
+void UpstreamClient::start() {
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->watch = impl_->deps.channels.watch([weak](const core::ClientId& id) {
+    if (auto impl = weak.lock()) {
+      asio::post(impl->strand, [impl, id] { impl->on_downstream_change(id); });
+    }
+  });
+  asio::post(impl_->strand, [impl = impl_] {
+    impl->arm_sweep();
+    impl->arm_probe();
+  });
+}
+
+void UpstreamClient::stop() {
+  if (impl_->stopped.exchange(true)) return;
+  impl_->watch.reset();
+  // The executor may no longer run (daemon teardown): cancel and shut down directly. Paho's
+  // threads only post onto the strand, and stop calling back once each client is destroyed.
+  impl_->probe_timer.cancel();
+  impl_->sweep_timer.cancel();
+  for (auto& [id, link] : impl_->links)
+    link->shutdown();
+  for (auto& link : impl_->retired)
+    link->shutdown();
+  impl_->links.clear();
+  impl_->retired.clear();
+}
+
+std::unique_ptr<hub::EndpointSink> UpstreamClient::make_sink() {
+  return std::make_unique<UpstreamSink>(impl_);
+}
+
+void UpstreamClient::send(core::Message message, hub::DoneCallback done) {
+  asio::post(impl_->strand, [impl = impl_, m = std::move(message), d = std::move(done)]() mutable {
+    impl->send(std::move(m), std::move(d));
+  });
+}
+
+std::uint64_t UpstreamClient::generation() const noexcept {
+  return impl_->generation.load();
+}
+
+}  // namespace edgehub::upstream
