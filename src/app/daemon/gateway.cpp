@@ -156,6 +156,7 @@ void Gateway::start_pipeline() {
                                                  io_.get_executor());
   twins_ = std::make_unique<hub::TwinStore>(*store_, channels_, ingress_.get(), registry_, clock_,
                                             io_.get_executor());
+  start_upstream(*routes);
   const auto module_inputs =
       std::count_if(routes->endpoints().begin(), routes->endpoints().end(),
                     [](const auto& e) { return e.kind == routing::EndpointKind::module_input; });
@@ -184,11 +185,38 @@ void Gateway::start_pipeline() {
   amqp_context_.clock = &clock_;
 }
 
+void Gateway::start_upstream(const routing::RouteTable& routes) {
+  std::string why;
+  auto options = upstream::UpstreamOptions::from_config(*config_, why);
+  if (!options) {
+    spdlog::warn("upstream: {}", why);
+    return;
+  }
+  const auto where = options->dial_host + ":" + std::to_string(options->port);
+  upstream_ = std::make_unique<upstream::UpstreamClient>(
+      std::move(*options),
+      upstream::UpstreamDeps{channels_, methods_.get(), twins_.get(), registry_, clock_},
+      io_.get_executor());
+  std::vector<std::uint32_t> priorities;
+  for (const auto& q : routes.queues())
+    if (q.endpoint_id == routing::kUpstreamEndpointId) priorities.push_back(q.priority);
+  forwarders_->add_endpoint(std::string(routing::kUpstreamEndpointId), upstream_->make_sink(),
+                            std::move(priorities), upstream::upstream_forwarder_options());
+  upstream_->start();
+  spdlog::info(
+      "upstream: MQTT{} to {}, one connection per identity",
+      config_->upstream_protocol == config::UpstreamProtocol::mqttws ? " over WebSocket" : "",
+      where);
+}
+
 void Gateway::teardown() {
   // Sessions and forwarders first (they use the ingress and the store), then the ingress, then
   // the store, whose destructor finishes queued writes and joins its thread.
   if (forwarders_) forwarders_->stop_all();
   forwarders_.reset();
+  // After the forwarders (they hold its sink); Paho stops calling back before the loop goes.
+  if (upstream_) upstream_->stop();
+  upstream_.reset();
   listeners_.clear();
   if (methods_) methods_->shutdown(hub::Errc::shutting_down);
   methods_.reset();

@@ -33,6 +33,7 @@
 #include "edgehub/pki/server_cert.hpp"
 #include "edgehub/routing/route_table.hpp"
 #include "edgehub/store/message_store.hpp"
+#include "edgehub/upstream/upstream_client.hpp"
 
 namespace edgehub::app {
 
@@ -60,6 +61,7 @@ class Gateway {
  private:
   void open_store();
   void start_pipeline();
+  void start_upstream(const routing::RouteTable& routes);
   void teardown();
   void start_identities();
   void start_tls();
@@ -118,7 +120,9 @@ class Gateway {
   std::unique_ptr<hub::RoutingIngress> ingress_;
   std::unique_ptr<hub::MethodRouter> methods_;
   std::unique_ptr<hub::TwinStore> twins_;
-  std::unique_ptr<hub::Forwarders> forwarders_;  ///< module-input endpoints
+  std::unique_ptr<hub::Forwarders> forwarders_;  ///< module-input endpoints and $upstream
+  /// The MQTT upstream; null without [provisioning] or with an AMQP upstream_protocol.
+  std::unique_ptr<upstream::UpstreamClient> upstream_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;
