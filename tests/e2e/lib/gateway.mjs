@@ -56,10 +56,12 @@ function ctl(args) {
 
 /**
  * Starts edgehubd. `routes` maps route names to route strings; `devices` and `modules` are
- * identity ids to create (SAS). Returns connection strings, the CA to trust and stop().
+ * identity ids to create (SAS); `preamble` is placed before [edge_ca] (top-level keys, or a
+ * [provisioning] table), `extraGateway` inside [gateway]. Returns connection strings, the CA to
+ * trust and stop().
  */
 export async function startGateway({ routes = {}, devices = [], modules = [], x509CaDevices = [],
-                                    x509ThumbprintDevices = [], extraGateway = '' } = {}) {
+                                    x509ThumbprintDevices = [], extraGateway = '', preamble = '' } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eh-e2e-'));
   fs.chmodSync(dir, 0o700);
   const certDevices = [...x509CaDevices, ...x509ThumbprintDevices].flatMap((id) => ['--device', id]);
@@ -70,6 +72,7 @@ export async function startGateway({ routes = {}, devices = [], modules = [], x5
   const config = [
     `hostname = "${GATEWAY_HOST}"`,
     `trust_bundle_cert = "file://${dir}/pki/certs/azure-iot-test-only.root.ca.cert.pem"`,
+    preamble,  // top-level keys and tables such as [provisioning]
     '[edge_ca]',
     `cert = "file://${dir}/pki/certs/iot-edge-device-ca-gw-full-chain.cert.pem"`,
     `pk = "file://${dir}/pki/private/iot-edge-device-ca-gw.key.pem"`,

@@ -1,0 +1,290 @@
+// Issue 8 (MQTT upstream) end to end: the real Azure IoT device SDK (MQTT) -> edgehubd ->
+// mosquitto from Debian standing in for IoT Hub's MQTT endpoint (TLS, certificate from the
+// test PKI's root). An MQTT observer on the broker's plain listener sees what IoT Hub would:
+// topics, property bags, QoS 1. Also: C2D published into the broker reaches the device; an outage
+// under steady load and a kill -9 during the drain lose nothing the devices saw acknowledged.
+// The outage lasts UPSTREAM_OUTAGE_SECONDS (default 4 s, to keep `make test` short);
+// tests/e2e/upstream_outage_full.sh runs this file with the issue's full 60 s.
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import deviceSdk from 'azure-iot-device';
+import mqttSdk from 'azure-iot-device-mqtt';
+import mqtt from 'mqtt';
+
+import { freePorts, startGateway, HUB_HOST } from './lib/gateway.mjs';
+
+const { Client, Message } = deviceSdk;
+const KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+
+/** mosquitto with a TLS listener (cert from the gateway's demo root) and a plain one. */
+class Broker {
+  constructor(dir, pkiDir, tlsPort, plainPort) {
+    Object.assign(this, { dir, tlsPort, plainPort });
+    fs.mkdirSync(dir, { recursive: true });
+    const root = path.join(pkiDir, 'certs/azure-iot-test-only.root.ca.cert.pem');
+    const rootKey = path.join(pkiDir, 'private/azure-iot-test-only.root.ca.key.pem');
+    const at = (f) => path.join(dir, f);
+    fs.writeFileSync(at('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
+                             '-nodes', '-keyout', at('broker.key'), '-subj', '/CN=localhost', '-out', at('broker.csr')],
+                 { stdio: 'ignore' });
+    execFileSync('openssl', ['x509', '-req', '-in', at('broker.csr'), '-CA', root, '-CAkey', rootKey,
+                             '-CAcreateserial', '-CAserial', at('root.srl'), '-days', '2',
+                             '-extfile', at('ext.cnf'), '-out', at('broker.pem')], { stdio: 'ignore' });
+    // Persistence keeps the observer's QoS 1 session (and what was queued for it) across the
+    // outage restart, so the observer misses nothing the gateway publishes.
+    fs.writeFileSync(at('mosquitto.conf'), [
+      // As root mosquitto would switch to user "mosquitto", who cannot read this directory.
+      `user ${os.userInfo().username}`,
+      'per_listener_settings true',
+      'persistence true', `persistence_location ${dir}/`,
+      'max_queued_messages 100000',
+      `listener ${tlsPort} 127.0.0.1`, `cafile ${root}`, `certfile ${at('broker.pem')}`,
+      `keyfile ${at('broker.key')}`, 'allow_anonymous true',
+      `listener ${plainPort} 127.0.0.1`, 'allow_anonymous true', '',
+    ].join('\n'));
+  }
+
+  async start() {
+    this.child = spawn('/usr/sbin/mosquitto', ['-c', path.join(this.dir, 'mosquitto.conf')],
+                       { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.log = '';
+    this.child.stderr.on('data', (c) => { this.log += c.toString(); });
+    await waitFor(() => this.log.includes(`port ${this.plainPort}`) || this.child.exitCode !== null,
+                  'mosquitto to listen');
+    assert.equal(this.child.exitCode, null, this.log);
+  }
+
+  async stop() {
+    if (!this.child || this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.on('exit', resolve));
+    this.child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+async function waitFor(predicate, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** What IoT Hub would receive: every PUBLISH on devices/#, with its QoS. */
+class Observer {
+  constructor(port) {
+    this.received = [];
+    this.client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'observer', clean: false,
+                                                            reconnectPeriod: 200 });
+    this.client.on('message', (topic, payload, packet) => {
+      this.received.push({ topic, payload: payload.toString(), qos: packet.qos });
+    });
+  }
+  async subscribe() {
+    await waitFor(() => this.client.connected, 'the observer to connect');
+    await new Promise((resolve, reject) => this.client.subscribe('devices/+/messages/events/#', { qos: 1 },
+                                                                 (e) => (e ? reject(e) : resolve())));
+  }
+  async publish(topic, payload, retain) {
+    await new Promise((resolve, reject) => this.client.publish(topic, payload, { qos: 1, retain },
+                                                               (e) => (e ? reject(e) : resolve())));
+  }
+  bodiesOf(device) {
+    return this.received.filter((m) => m.topic.startsWith(`devices/${device}/messages/events/`))
+      .map((m) => m.payload);
+  }
+  end() { this.client.end(true); }
+}
+
+async function openDevice(gateway, id) {
+  const client = Client.fromConnectionString(gateway.connectionString(id), mqttSdk.Mqtt);
+  await client.setOptions({ ca: gateway.ca });
+  await client.open();
+  return client;
+}
+
+function queueLength(metricsText) {
+  const line = metricsText.split('\n').find((l) => l.startsWith('edgehub_queue_length{') &&
+                                                   l.includes('endpoint="iothub"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+function metricValue(metricsText, name) {
+  const line = metricsText.split('\n').find((l) => l.startsWith(name));
+  return line ? Number(line.split(' ').pop()) : undefined;
+}
+
+/** In-order check per device that tolerates duplicates (at-least-once), and lists them. */
+function checkArrived(sent, arrived, label) {
+  const seen = new Set(arrived);
+  const missing = sent.filter((b) => !seen.has(b));
+  assert.deepEqual(missing, [], `${label}: acknowledged messages missing upstream`);
+  const firsts = [];
+  const dupes = [];
+  const counted = new Set();
+  for (const b of arrived) {
+    if (counted.has(b)) dupes.push(b); else { counted.add(b); firsts.push(b); }
+  }
+  assert.deepEqual(firsts.filter((b) => sent.includes(b)), sent, `${label}: order changed`);
+  console.log(`${label}: ${sent.length} sent, ${arrived.length} arrived, ${dupes.length} duplicates${
+    dupes.length ? ` (${dupes.join(', ')})` : ''}`);
+}
+
+describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
+  let gateway; let broker; let observer;
+  let restarted;  // the edgehubd started again after kill -9 (gateway.stop() knows only the first)
+  before(async () => {
+    const [tlsPort, plainPort] = await freePorts(2);
+    gateway = await startGateway({
+      devices: ['sensor-1', 'sensor-2', 'sensor-3', 'sensor-4'],
+      routes: { toHub: 'FROM /messages/* INTO $upstream' },
+      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
+                 `connection_string = "HostName=${HUB_HOST}:${tlsPort};DeviceId=gw;SharedAccessKey=${KEY}"`,
+                 `edgehub_module_key = "${KEY}"`].join('\n'),
+      extraGateway: 'upstream_protocol = "mqtt"',
+    });
+    broker = new Broker(path.join(gateway.dir, 'broker'), path.join(gateway.dir, 'pki'), tlsPort, plainPort);
+    await broker.start();
+    observer = new Observer(plainPort);
+    await observer.subscribe();
+  });
+  after(async () => {
+    observer?.end();
+    await broker?.stop();
+    if (restarted) {
+      const exited = new Promise((resolve) => restarted.on('exit', resolve));
+      restarted.kill('SIGTERM');
+      assert.equal(await exited, 0, gateway.log());
+      fs.rmSync(gateway.dir, { recursive: true, force: true });
+    } else if (gateway) {
+      assert.equal(await gateway.stop(), 0, gateway.log());
+    }
+  });
+
+  test('telemetry arrives on the device\'s own topic with its property bag, at QoS 1', async () => {
+    const device = await openDevice(gateway, 'sensor-1');
+    try {
+      const sent = [];
+      for (let i = 0; i < 10; i++) {
+        const msg = new Message(JSON.stringify({ seq: i }));
+        msg.messageId = `t-${i}`;
+        msg.contentType = 'application/json';
+        msg.contentEncoding = 'utf-8';
+        msg.properties.add('alert', 'high temp');
+        await device.sendEvent(msg);
+        sent.push(JSON.stringify({ seq: i }));
+      }
+      await waitFor(() => observer.bodiesOf('sensor-1').length >= 10, 'ten messages upstream');
+      assert.deepEqual(observer.bodiesOf('sensor-1'), sent);
+      const first = observer.received.find((m) => m.payload === sent[0]);
+      assert.equal(first.qos, 1);
+      assert.equal(first.topic, 'devices/sensor-1/messages/events/' +
+                   '%24.mid=t-0&%24.ct=application%2Fjson&%24.ce=utf-8&alert=high%20temp');
+      await waitFor(async () => queueLength(await gateway.metrics()) === 0, 'the queue to drain');
+    } finally {
+      await device.close();
+    }
+  });
+
+  test('a C2D message published into the hub reaches the device\'s message event', async () => {
+    const device = await openDevice(gateway, 'sensor-2');
+    try {
+      const received = new Promise((resolve) => device.on('message', (msg) => {
+        device.complete(msg, () => {});
+        resolve(msg);
+      }));
+      // Retained: the broker hands it over whenever the gateway's upstream subscription is made.
+      await observer.publish('devices/sensor-2/messages/devicebound/%24.mid=c2d-1&color=blue%20green',
+                             'hello sensor-2', true);
+      const msg = await received;
+      assert.equal(msg.data.toString(), 'hello sensor-2');
+      assert.equal(msg.messageId, 'c2d-1');
+      assert.equal(msg.properties.getValue('color'), 'blue green');
+      await observer.publish('devices/sensor-2/messages/devicebound/%24.mid=c2d-1', '', true);
+    } finally {
+      await device.close();
+    }
+  });
+
+  test('an outage under steady load loses nothing acknowledged; the queue rises and falls', async () => {
+    const devices = [await openDevice(gateway, 'sensor-3'), await openDevice(gateway, 'sensor-4')];
+    const sent = { 'sensor-3': [], 'sensor-4': [] };
+    let stop = false;
+    let maxQueue = 0;
+    const load = devices.map(async (device, d) => {
+      const id = d === 0 ? 'sensor-3' : 'sensor-4';
+      for (let i = 0; !stop; i++) {
+        const body = `${id}-${i}`;
+        await device.sendEvent(new Message(body));  // resolves on the gateway's PUBACK
+        sent[id].push(body);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+    try {
+      await waitFor(() => observer.bodiesOf('sensor-3').length >= 20, 'traffic before the outage');
+      await broker.stop();
+      const outageEnds = Date.now() + 1000 * Number(process.env.UPSTREAM_OUTAGE_SECONDS || 4);
+      while (Date.now() < outageEnds) {
+        maxQueue = Math.max(maxQueue, queueLength(await gateway.metrics()));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await broker.start();
+      await new Promise((r) => setTimeout(r, 1000));
+      stop = true;
+      await Promise.all(load);
+      for (const id of ['sensor-3', 'sensor-4']) {
+        await waitFor(() => sent[id].every((b) => observer.bodiesOf(id).includes(b)), `${id} to drain`);
+        checkArrived(sent[id], observer.bodiesOf(id), id);
+      }
+      await waitFor(async () => queueLength(await gateway.metrics()) === 0, 'the queue to fall to 0');
+      assert.ok(maxQueue > 0, 'messages waited in the store during the outage');
+      const metrics = await gateway.metrics();
+      assert.ok(metricValue(metrics, 'edgehub_offline_count_total') >= 1, 'the outage was counted');
+    } finally {
+      stop = true;
+      await Promise.allSettled(load);
+      await Promise.all(devices.map((d) => d.close()));
+    }
+  });
+
+  test('kill -9 during the drain, restart: nothing is lost, duplicates are counted', async () => {
+    await broker.stop();
+    const device = await openDevice(gateway, 'sensor-1');
+    const sent = [];
+    try {
+      for (let i = 0; i < 300; i++) {
+        const body = `k-${i}`;
+        await device.sendEvent(new Message(body));
+        sent.push(body);
+      }
+    } finally {
+      await device.close();
+    }
+    const before = observer.bodiesOf('sensor-1').length;
+    await broker.start();
+    await waitFor(() => observer.bodiesOf('sensor-1').length > before, 'the drain to begin', 60000);
+    gateway.child.removeAllListeners('exit');
+    gateway.child.stderr.removeAllListeners('data');
+    const killed = new Promise((resolve) => gateway.child.on('exit', resolve));
+    gateway.child.kill('SIGKILL');
+    await killed;
+    const arrivedBeforeKill = observer.bodiesOf('sensor-1').length - before;
+
+    restarted = spawn(process.env.EDGEHUBD_BINARY,
+                            ['--config', path.join(gateway.dir, 'config.toml'), '--log-target', 'stderr'],
+                            { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    restarted.stderr.on('data', (c) => { log += c.toString(); });
+    gateway.log = () => log;
+    await waitFor(() => log.includes(' ready: '), 'edgehubd to restart');
+    await waitFor(() => sent.every((b) => observer.bodiesOf('sensor-1').includes(b)), 'the drain after restart');
+    console.log(`kill -9 after ${arrivedBeforeKill} of ${sent.length} messages had arrived`);
+    checkArrived(sent, observer.bodiesOf('sensor-1').slice(before), 'after kill -9');
+  });
+});
