@@ -3,4 +3,5 @@
 # An identity never gets authorised outside its own space; nothing follows Close.
 edgehub_fuzzer(fuzz_mqtt_session
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/fuzz_mqtt_session.cpp
-  DEPS edgehub::mqtt edgehub::mqtt_proto)
+  DEPS edgehub::mqtt edgehub::mqtt_proto
+  SECONDS 10)
