@@ -254,6 +254,8 @@ const std::string* DecodedMessage::annotation(std::string_view key) const noexce
 }
 
 core::Result<DecodedMessage> decode_message(std::span<const std::byte> encoded) {
+  // Proton asserts (aborts) on an empty input: an empty transfer is simply not a message.
+  if (encoded.empty()) return Errc::malformed_message;
   detail::MessagePtr msg(pn_message());
   if (!msg) return Errc::internal_error;
   if (pn_message_decode(msg.get(), reinterpret_cast<const char*>(encoded.data()), encoded.size()) !=

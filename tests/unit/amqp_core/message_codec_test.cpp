@@ -114,6 +114,8 @@ TEST(AmqpMessageCodec, StringBodyAndGarbage) {
   auto bad = decode_message(garbage);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error(), Errc::malformed_message);
+  // An empty transfer (Proton's decoder would abort on it; found by fuzz_amqp_connection).
+  EXPECT_EQ(decode_message({}).error(), Errc::malformed_message);
 }
 
 TEST(AmqpMessageCodec, EncodeForAModuleInputRoundTrips) {
