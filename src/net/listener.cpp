@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -61,9 +62,15 @@ HttpResponse iothub_error_response(unsigned version, bool keep_alive, int status
   return res;
 }
 
+std::uint64_t http_body_limit(const config::LimitsConfig& limits) noexcept {
+  // base64 grows 4/3; JSON quoting and property names stay well within the 64 KiB margin. A
+  // direct-method request carries up to 128 KiB of payload whatever the message limit.
+  constexpr std::uint64_t kMethodPayload = 128 * 1024;
+  return std::max(std::uint64_t{limits.max_message_bytes} * 4 / 3, kMethodPayload) + 64 * 1024;
+}
+
 namespace {
 
-constexpr auto kHttpHeaderDeadline = std::chrono::seconds(10);
 constexpr auto kHttpBodyDeadline = std::chrono::seconds(30);
 constexpr std::uint32_t kHttpHeaderLimit = 16 * 1024;
 constexpr std::string_view kWebSocketPath = "/$iothub/websocket";
@@ -181,11 +188,12 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHttpHeaderLimit);
-    parser.body_limit(state->limits.max_message_bytes + 64 * 1024);
+    parser.body_limit(http_body_limit(state->limits));
     boost::system::error_code ec;
     {
-      // Slow-loris defence: the whole header must arrive within the deadline.
-      Deadline deadline(ex, stream->next_layer(), kHttpHeaderDeadline);
+      // Slow-loris defence: the whole header must arrive within the deadline, the same one a
+      // client has for its MQTT CONNECT or AMQP OPEN (also the idle bound between requests).
+      Deadline deadline(ex, stream->next_layer(), state->limits.connect_timeout);
       co_await http::async_read_header(*stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
     }
@@ -196,6 +204,11 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
         if (ec == http::error::header_limit) {
           auto res = iothub_error_response(11, false, 431, "RequestHeaderFieldsTooLarge",
                                            "request header larger than 16 KiB");
+          co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        } else if (ec == http::error::body_limit) {
+          // A Content-Length over the limit is refused with the header, before any body.
+          auto res = iothub_error_response(11, false, 413, "MessageTooLarge",
+                                           "request body exceeds the gateway's limit");
           co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
         }
       }
@@ -266,11 +279,16 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       break;
     }
     if (ec) break;
-    HttpResponse res = state->handlers.http
-                           ? state->handlers.http(parser.get(), peer)
-                           : iothub_error_response(req.version(), req.keep_alive(), 404, "NotFound",
-                                                   "no such resource on this gateway");
-    const bool keep_alive = res.keep_alive() && req.keep_alive() && !state->stopped;
+    const bool wants_keep_alive = req.keep_alive();
+    // Not a conditional expression: GCC 12 mishandles temporaries around a co_await in one.
+    HttpResponse res;
+    if (state->handlers.http) {
+      res = co_await state->handlers.http(parser.release(), peer);
+    } else {
+      res = iothub_error_response(req.version(), req.keep_alive(), 404, "NotFound",
+                                  "no such resource on this gateway");
+    }
+    const bool keep_alive = res.keep_alive() && wants_keep_alive && !state->stopped;
     res.keep_alive(keep_alive);
     co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec || !keep_alive) break;

@@ -5,10 +5,16 @@
 // sets TCP_NODELAY, completes the TLS handshake within a deadline and hands the session a
 // Transport. Port 443 additionally reads the first HTTP request and either upgrades to a
 // WebSocket (dispatched by Sec-WebSocket-Protocol) or answers it through the HTTP handler.
+// HTTP/1.1 keep-alive: each request's header must arrive within LimitsConfig::connect_timeout
+// (slow-loris), its body within 30 s and under http_body_limit().
 //
 // Executor affinity: everything runs on the io_context given to the listener.
 
+// clang-format off
+#include <utility>  // first: Boost 1.74's awaitable.hpp uses std::exchange, not including it
+// clang-format on
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -44,12 +50,19 @@ using SessionHandler = std::function<void(std::unique_ptr<Transport>)>;
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
-/// Answers one plain HTTPS request on 443 (not a WebSocket upgrade).
-using HttpHandler = std::function<HttpResponse(const HttpRequest&, const PeerInfo&)>;
+/// Answers one plain HTTPS request on 443 (not a WebSocket upgrade). Runs on the connection's
+/// executor and may wait (a direct method waits for the device); `peer` outlives the call. The
+/// listener reads the next request of a keep-alive connection only after the answer is written.
+using HttpHandler =
+    std::function<boost::asio::awaitable<HttpResponse>(HttpRequest, const PeerInfo&)>;
 
 /// IoT Hub's JSON error body: {"Message":"ErrorCode:{code};{text}","ExceptionMessage":""}.
 HttpResponse iothub_error_response(unsigned version, bool keep_alive, int status,
                                    std::string_view error_code, std::string_view text);
+
+/// The largest request body the 443 listener reads (413 above it): a batch of IoT Hub's 256 KiB
+/// in base64 JSON. The HTTP API checks each route's own limit after reading.
+std::uint64_t http_body_limit(const config::LimitsConfig& limits) noexcept;
 
 struct ListenerHandlers {
   SessionHandler mqtt;  ///< 8883 and WebSocket subprotocol "mqtt"
