@@ -40,12 +40,22 @@ export async function freePorts(n) {
 const redirects = new Map();  // standard port -> real port, for GATEWAY_HOST
 const originalConnect = tls.connect;
 tls.connect = function connect(...args) {
+  // Both call forms: tls.connect(options[, callback]) (mqtt.js, ws) and
+  // tls.connect(port[, host][, options][, callback]) (rhea, the AMQP transport).
+  let options = null;
+  let rest = [];
   if (args.length > 0 && typeof args[0] === 'object' && args[0] !== null) {
-    const options = args[0];
-    if (options.host === GATEWAY_HOST && redirects.has(Number(options.port))) {
-      args[0] = { ...options, host: '127.0.0.1', port: redirects.get(Number(options.port)),
-                  servername: options.servername || GATEWAY_HOST };
-    }
+    [options, ...rest] = args;
+  } else if (typeof args[0] === 'number' || typeof args[0] === 'string') {
+    const [port, ...more] = args;
+    const host = typeof more[0] === 'string' ? more.shift() : undefined;
+    const given = typeof more[0] === 'object' && more[0] !== null ? more.shift() : {};
+    options = { ...given, port, host: host ?? given.host };
+    rest = more;
+  }
+  if (options && options.host === GATEWAY_HOST && redirects.has(Number(options.port))) {
+    return originalConnect.call(tls, { ...options, host: '127.0.0.1', port: redirects.get(Number(options.port)),
+                                       servername: options.servername || GATEWAY_HOST }, ...rest);
   }
   return originalConnect.apply(tls, args);
 };
