@@ -183,6 +183,15 @@ void Gateway::start_pipeline() {
   amqp_context_.methods = methods_.get();
   amqp_context_.stats = &amqp_stats_;
   amqp_context_.clock = &clock_;
+
+  http_context_.edge_device_id = cfg.device_id;
+  http_context_.limits = &limits_;
+  http_context_.authenticator = authenticator_.get();
+  http_context_.registry = identities_.get();
+  http_context_.ingress = ingress_.get();
+  http_context_.methods = methods_.get();
+  http_context_.c2d = &c2d_;
+  http_context_.stats = &http_stats_;
 }
 
 void Gateway::start_upstream(const routing::RouteTable& routes) {
@@ -299,6 +308,9 @@ void Gateway::start_listeners() {
   auto serve_amqp = [this](std::unique_ptr<net::Transport> t) {
     amqp::serve(std::move(t), amqp_context_);
   };
+  auto serve_http = [this](net::HttpRequest request, const net::PeerInfo& peer) {
+    return http::handle_request(std::move(request), peer, http_context_);
+  };
   for (const auto& w : wanted) {
     if (!w.where) {
       spdlog::info("{} listener disabled ([gateway.listen] {} = \"\")", w.key, w.key);
@@ -306,7 +318,7 @@ void Gateway::start_listeners() {
     }
     auto listener = std::make_unique<net::Listener>(
         io_, w.kind, tls_, cfg.limits, connection_budget_, listener_stats_,
-        net::ListenerHandlers{serve_mqtt, serve_amqp, {}});
+        net::ListenerHandlers{serve_mqtt, serve_amqp, serve_http});
     if (auto r = listener->start(*w.where); !r) {
       std::string fix =
           "choose a free address or disable the listener with " + std::string(w.key) + " = \"\"";

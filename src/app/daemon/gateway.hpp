@@ -15,6 +15,8 @@
 #include "edgehub/amqp/session.hpp"
 #include "edgehub/config/gateway_config.hpp"
 #include "edgehub/core/clock.hpp"
+#include "edgehub/http/api.hpp"
+#include "edgehub/http/c2d_queue.hpp"
 #include "edgehub/hub/device_channels.hpp"
 #include "edgehub/hub/forwarder.hpp"
 #include "edgehub/hub/ingress.hpp"
@@ -113,6 +115,10 @@ class Gateway {
   mqtt::SessionContext mqtt_context_;
   amqp::SessionStats amqp_stats_{registry_};
   amqp::SessionContext amqp_context_;
+  http::ApiStats http_stats_{registry_};
+  /// C2D for devices polling over HTTPS; filled by the upstream client once it delivers C2D.
+  http::C2dQueue c2d_{clock_};
+  http::ApiContext http_context_;
 
   boost::asio::io_context io_{1};
   // After io_: the store posts completions onto it, and is closed (its thread joined) first.
