@@ -15,11 +15,11 @@ namespace {
 
 void print_check_usage(std::FILE* out) {
   std::fprintf(out,
-               "usage: edgehubctl check [--config PATH] [--config-only]\n\n"
+               "usage: edgehubctl check [--config PATH] [--config-only] [--json]\n\n"
                "Checks the configuration file (default %s) and prints every problem\n"
                "with the change that fixes it, then the certificates and keys it names\n"
                "(format, chain, CA flags, key match, expiry, permissions, hostname)\n"
-               "unless --config-only.\n\n"
+               "unless --config-only. --json prints the findings as JSON.\n\n"
                "exit codes: 0 all checks passed, 78 the configuration has errors,\n"
                "            1 another check failed, 64 usage\n",
                kDefaultConfig);
@@ -88,6 +88,7 @@ std::optional<config::GatewayConfig> check_configuration(const std::string& path
 int run_check(Args args) {
   std::string path = kDefaultConfig;
   bool config_only = false;
+  bool json = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (a == "--help" || a == "-h") {
@@ -96,6 +97,8 @@ int run_check(Args args) {
     }
     if (a == "--config-only") {
       config_only = true;
+    } else if (a == "--json") {
+      json = true;
     } else if (a == "--config" || a == "-c") {
       if (i + 1 >= args.size()) {
         std::fprintf(stderr, "edgehubctl check: %s needs a PATH\n\n", a.c_str());
@@ -121,7 +124,7 @@ int run_check(Args args) {
     check_certificates(*cfg, report);
     check_ports(*cfg, report);
   }
-  const std::string text = report.render();
+  const std::string text = json ? report.render_json() : report.render();
   std::fwrite(text.data(), 1, text.size(), stdout);
   return report.exit_code();
 }

@@ -1,6 +1,7 @@
 #include "app/ctl/check_report.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 namespace edgehub::app::ctl {
 namespace {
@@ -13,6 +14,18 @@ std::string_view mark(FindingLevel level) {
       return "\u26a0";  // ⚠
     case FindingLevel::error:
       return "\u2717";  // ✗
+  }
+  return "?";
+}
+
+std::string_view mark_name(FindingLevel level) {
+  switch (level) {
+    case FindingLevel::ok:
+      return "ok";
+    case FindingLevel::warning:
+      return "warning";
+    case FindingLevel::error:
+      return "error";
   }
   return "?";
 }
@@ -94,6 +107,26 @@ std::string CheckReport::render() const {
     out += plural(errors, "error") + ", " + plural(warnings, "warning") + ".\n";
   }
   return out;
+}
+
+std::string CheckReport::render_json() const {
+  nlohmann::json sections = nlohmann::json::array();
+  for (const auto& e : entries_) {
+    if (e.is_section || sections.empty()) {
+      sections.push_back({{"title", e.is_section ? e.section : std::string()},
+                          {"findings", nlohmann::json::array()}});
+      if (e.is_section) continue;
+    }
+    const auto& f = e.finding;
+    sections.back()["findings"].push_back(
+        {{"level", mark_name(f.level)}, {"title", f.title}, {"detail", f.detail}, {"fix", f.fix}});
+  }
+  return nlohmann::json{{"sections", std::move(sections)},
+                        {"errors", count(FindingLevel::error)},
+                        {"warnings", count(FindingLevel::warning)},
+                        {"exit_code", exit_code()}}
+             .dump(2) +
+         "\n";
 }
 
 }  // namespace edgehub::app::ctl

@@ -37,6 +37,9 @@ class CheckReport {
   /// The text printed to the operator: per section a heading, then one line per finding
   /// ("✓", "⚠" or "✗" and the title), indented detail and fix lines, and a closing summary.
   std::string render() const;
+  /// The same report for machines (`check --json`): {"sections":[{"title","findings":[{"level",
+  /// "title","detail","fix"}]}],"errors","warnings","exit_code"}.
+  std::string render_json() const;
 
  private:
   struct Entry {

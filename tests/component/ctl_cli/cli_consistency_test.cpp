@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -132,6 +133,36 @@ TEST_F(EdgehubctlCli, ConfigApplyOfAnInvalidFileExits78BeforeLookingForTheDaemon
   EXPECT_EQ(r.status, kConfig) << r.out << r.err;
   EXPECT_NE(r.out.find("gateway.stat_dir"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Not applied"), std::string::npos) << r.out;
+}
+
+TEST_F(EdgehubctlCli, CheckJsonReportsTheSameFindingsAndExitCode) {
+  write_file(dir_ / "good.toml",
+             "hostname = \"gw\"\n[gateway]\ndevice_id = \"gw\"\niothub_hostname = \"h.net\"\n");
+  write_file(dir_ / "bad.toml", "hostname = \"gw\"\n[gateway]\nstat_dir = \"/tmp\"\n");
+  const auto good =
+      ctl({"check", "--config-only", "--json", "--config", (dir_ / "good.toml").string()});
+  EXPECT_EQ(good.status, 0) << good.out << good.err;
+  const auto g = nlohmann::json::parse(good.out, nullptr, false);
+  ASSERT_FALSE(g.is_discarded()) << good.out;
+  EXPECT_EQ(g["sections"][0]["title"], "Configuration");
+  EXPECT_EQ(g["sections"][0]["findings"][0]["level"], "ok");
+  EXPECT_EQ(g["errors"], 0);
+
+  const auto bad =
+      ctl({"check", "--config-only", "--json", "--config", (dir_ / "bad.toml").string()});
+  EXPECT_EQ(bad.status, kConfig) << bad.out << bad.err;
+  const auto b = nlohmann::json::parse(bad.out, nullptr, false);
+  ASSERT_FALSE(b.is_discarded()) << bad.out;
+  EXPECT_EQ(b["exit_code"], kConfig);
+  ASSERT_GE(b["errors"].get<int>(), 1);
+  bool named = false;
+  for (const auto& f : b["sections"][0]["findings"]) {
+    if (f["title"].get<std::string>().find("gateway.stat_dir") == std::string::npos) continue;
+    named = true;
+    EXPECT_EQ(f["level"], "error");
+    EXPECT_FALSE(f["fix"].get<std::string>().empty());
+  }
+  EXPECT_TRUE(named) << bad.out;
 }
 
 }  // namespace
