@@ -742,6 +742,17 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
     (void)pn_connection_driver_write_buffer(&d);
     bytes = bytes.subspan(head);
   }
+  // The first frame after a SASL header must be a SASL frame (type byte at offset 13). Proton
+  // 0.37 ignores an AMQP frame there and would leave the peer waiting for the OPEN deadline.
+  const auto at = impl_->bytes_in;
+  if (impl_->protocol_id == 3 && !impl_->sasl_done && !impl_->input_failed && at <= 13 &&
+      at + bytes.size() > 13 && bytes[13 - at] != std::byte{1}) {
+    impl_->bytes_in += bytes.size();
+    impl_->input_failed = true;
+    impl_->error = "amqp:connection:framing-error: a non-SASL frame during SASL negotiation";
+    impl_->handler.count("sasl_error");
+    return;
+  }
   impl_->bytes_in += bytes.size();
   while (!bytes.empty()) {
     auto buffer = pn_connection_driver_read_buffer(&d);

@@ -512,6 +512,21 @@ TEST_F(AmqpConnection, GarbageClosesTheConnectionWithAnError) {
   EXPECT_TRUE(handler.was_counted("framing_error")) << ::testing::PrintToString(handler.counted);
 }
 
+TEST_F(AmqpConnection, AnAmqpFrameWhereSaslIsNegotiatedEndsTheConnection) {
+  // SASL header, then an OPEN frame (type 0) instead of sasl-init.
+  const std::string bytes("AMQP\x03\x01\x00\x00\x00\x00\x00\x0c\x02\x00\x00\x00\x00\x53\x10\x45",
+                          20);
+  server->on_input(std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+  std::string out;
+  for (auto o = server->output(); !o.empty(); o = server->output()) {
+    out.append(reinterpret_cast<const char*>(o.data()), o.size());
+    server->output_done(o.size());
+  }
+  EXPECT_NE(out.find("ANONYMOUS"), std::string::npos);  // the mechanisms still go out
+  EXPECT_TRUE(server->output_closed());
+  EXPECT_TRUE(handler.was_counted("sasl_error"));
+}
+
 TEST_F(AmqpConnection, IdleTimeoutClosesASilentPeer) {
   options.idle_timeout = 2000ms;
   server = std::make_unique<ServerConnection>(options, handler);
