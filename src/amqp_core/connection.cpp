@@ -83,6 +83,9 @@ std::string_view transport_error_reason(pn_condition_t* c) {
   const std::string_view name = raw ? raw : "";
   const char* raw_description = pn_condition_get_description(c);
   const std::string_view description = raw_description ? raw_description : "";
+  // Proton's name for a peer that closed the socket without CLOSE: an ordinary disconnect, kept
+  // apart from malformed input.
+  if (description.find("connection aborted") != std::string_view::npos) return "aborted";
   if (name == "amqp:connection:framing-error") {
     return description.find("max") != std::string_view::npos ? "frame_too_large" : "framing_error";
   }

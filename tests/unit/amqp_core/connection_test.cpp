@@ -527,6 +527,15 @@ TEST_F(AmqpConnection, AnAmqpFrameWhereSaslIsNegotiatedEndsTheConnection) {
   EXPECT_TRUE(handler.was_counted("sasl_error"));
 }
 
+TEST_F(AmqpConnection, ASocketClosedWithoutCloseIsAnAbortNotAProtocolError) {
+  Client c;
+  pump(c, *server);
+  EXPECT_TRUE(server->opened());
+  server->on_input_closed();
+  EXPECT_TRUE(handler.was_counted("aborted")) << ::testing::PrintToString(handler.counted);
+  EXPECT_FALSE(handler.was_counted("framing_error"));
+}
+
 TEST_F(AmqpConnection, IdleTimeoutClosesASilentPeer) {
   options.idle_timeout = 2000ms;
   server = std::make_unique<ServerConnection>(options, handler);
