@@ -71,6 +71,7 @@ std::uint64_t http_body_limit(const config::LimitsConfig& limits) noexcept {
 
 namespace {
 
+constexpr auto kHttpHeaderDeadline = std::chrono::seconds(10);
 constexpr auto kHttpBodyDeadline = std::chrono::seconds(30);
 constexpr std::uint32_t kHttpHeaderLimit = 16 * 1024;
 constexpr std::string_view kWebSocketPath = "/$iothub/websocket";
@@ -191,9 +192,11 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
     parser.body_limit(http_body_limit(state->limits));
     boost::system::error_code ec;
     {
-      // Slow-loris defence: the whole header must arrive within the deadline, the same one a
-      // client has for its MQTT CONNECT or AMQP OPEN (also the idle bound between requests).
-      Deadline deadline(ex, stream->next_layer(), state->limits.connect_timeout);
+      // Slow-loris defence: the whole header must arrive within the deadline — 10 s, or the
+      // shorter one a client has for its MQTT CONNECT (also the idle bound between requests).
+      Deadline deadline(ex, stream->next_layer(),
+                        std::min<std::chrono::steady_clock::duration>(state->limits.connect_timeout,
+                                                                      kHttpHeaderDeadline));
       co_await http::async_read_header(*stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
     }

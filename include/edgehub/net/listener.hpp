@@ -5,8 +5,8 @@
 // sets TCP_NODELAY, completes the TLS handshake within a deadline and hands the session a
 // Transport. Port 443 additionally reads the first HTTP request and either upgrades to a
 // WebSocket (dispatched by Sec-WebSocket-Protocol) or answers it through the HTTP handler.
-// HTTP/1.1 keep-alive: each request's header must arrive within LimitsConfig::connect_timeout
-// (slow-loris), its body within 30 s and under http_body_limit().
+// HTTP/1.1 keep-alive: each request's header must arrive within 10 s or the shorter
+// LimitsConfig::connect_timeout (slow-loris), its body within 30 s and under http_body_limit().
 //
 // Executor affinity: everything runs on the io_context given to the listener.
 

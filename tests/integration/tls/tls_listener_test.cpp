@@ -132,7 +132,7 @@ TEST_F(TlsGatewayTest, WebSocketUpgradesAreDispatchedBySubprotocolAndOtherReques
 
   TlsClient plain(client_options(ports_.https));
   ASSERT_TRUE(plain.connect());
-  ASSERT_TRUE(plain.write("GET /devices/dev1/messages/events HTTP/1.1\r\nHost: gw\r\n\r\n"));
+  ASSERT_TRUE(plain.write("GET /no/such/resource HTTP/1.1\r\nHost: gw\r\n\r\n"));
   auto reply = plain.read_until("}");
   EXPECT_EQ(reply.rfind("HTTP/1.1 404", 0), 0u) << reply;
   EXPECT_NE(reply.find("application/json"), std::string::npos);
