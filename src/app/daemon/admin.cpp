@@ -100,9 +100,25 @@ std::string Gateway::status_json() {
   j["device_id"] = cfg.device_id;
   j["iothub_hostname"] = cfg.iothub_hostname;
 
-  // No upstream client is wired into this build yet: say what the configuration asks for.
-  if (cfg.provisioning) {
-    j["upstream"] = {{"state", "not connected"},
+  // The upstream client's own gauges (docs/metrics.md) say whether IoT Hub is reachable.
+  const auto upstream_gauge = [this](const char* name) {
+    return registry_.gauge(name, "").with(std::vector<std::string>{}).value();
+  };
+  if (upstream_) {
+    // The client connects per identity on demand and counts as online until a connection fails,
+    // so online with no connection open means "nothing tried yet", not "reached".
+    const auto connections =
+        static_cast<std::int64_t>(upstream_gauge("edgehubd_upstream_connections"));
+    const bool online = upstream_gauge("edgehubd_upstream_online") > 0;
+    j["upstream"] = {{"state", !online            ? "offline"
+                               : connections == 0 ? "online (no connection open yet)"
+                                                  : "online"},
+                     {"protocol", upstream_protocol_name(cfg.upstream_protocol)},
+                     {"hub", cfg.iothub_hostname},
+                     {"connections", connections}};
+  } else if (cfg.provisioning) {
+    // Configured, but start_upstream() refused the settings (its warning is in the log).
+    j["upstream"] = {{"state", "not started (see the log's upstream: warning)"},
                      {"protocol", upstream_protocol_name(cfg.upstream_protocol)},
                      {"hub", cfg.iothub_hostname}};
   } else {
