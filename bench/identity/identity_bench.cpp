@@ -59,12 +59,10 @@ BENCHMARK(BM_MintSas);
 void BM_AuthenticateSas(benchmark::State& state) {
   std::vector<identity::Identity> ids;
   for (int i = 0; i < state.range(0); ++i) {
-    ids.push_back({{"dev" + std::to_string(i), ""},
-                   identity::AuthType::sas,
-                   true,
-                   {*identity::decode_base64(kKey)},
-                   {},
-                   0});
+    identity::Identity id;
+    id.id = {"dev" + std::to_string(i), ""};
+    id.keys = {*identity::decode_base64(kKey)};
+    ids.push_back(std::move(id));
   }
   Lookup lookup{identity::Snapshot(std::move(ids))};
   identity::test::FakeClock clock(kT0);
@@ -88,12 +86,11 @@ void BM_AuthenticateX509(benchmark::State& state) {
   const bool ca = state.range(0) == 1;
   std::vector<identity::Identity> ids;
   const auto facts = *identity::inspect_certificate(leaf.der());
-  ids.push_back({{"dev1", ""},
-                 ca ? identity::AuthType::x509_ca : identity::AuthType::x509_thumbprint,
-                 true,
-                 {},
-                 {facts.sha256},
-                 0});
+  identity::Identity device;
+  device.id = {"dev1", ""};
+  device.auth = ca ? identity::AuthType::x509_ca : identity::AuthType::x509_thumbprint;
+  device.thumbprints = {facts.sha256};
+  ids.push_back(std::move(device));
   Lookup lookup{identity::Snapshot(std::move(ids))};
   identity::test::FakeClock clock(kT0);
   ops::Registry metrics;

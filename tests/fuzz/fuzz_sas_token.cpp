@@ -28,18 +28,19 @@ class FixedClock final : public core::Clock {
   core::SteadyTime steady_now() const override { return {}; }
 };
 
+identity::Identity sas_identity(core::ClientId id, std::string_view key_base64) {
+  identity::Identity entry;
+  entry.id = std::move(id);
+  entry.keys = {*identity::decode_base64(key_base64)};
+  return entry;
+}
+
 class StaticLookup final : public identity::KeyLookup {
  public:
   StaticLookup() {
     std::vector<identity::Identity> ids;
-    ids.push_back(
-        {{"dev1", ""}, identity::AuthType::sas, true, {*identity::decode_base64(kKey)}, {}, 0});
-    ids.push_back({{"dev1", "mod1"},
-                   identity::AuthType::sas,
-                   true,
-                   {*identity::decode_base64(kOtherKey)},
-                   {},
-                   0});
+    ids.push_back(sas_identity({"dev1", ""}, kKey));
+    ids.push_back(sas_identity({"dev1", "mod1"}, kOtherKey));
     snapshot_ = std::make_shared<const identity::Snapshot>(std::move(ids));
   }
   std::shared_ptr<const identity::Identity> find(const core::ClientId& id) const override {
