@@ -421,3 +421,21 @@ void read_gateway(Reader& r, const toml::table& root, bool provisioning_declared
 }
 
 }  // namespace edgehub::config::detail
+
+namespace edgehub::config {
+
+std::string_view to_string(UpstreamProtocol p) noexcept {
+  switch (p) {
+    case UpstreamProtocol::amqp:
+      return "amqp";
+    case UpstreamProtocol::amqpws:
+      return "amqpws";
+    case UpstreamProtocol::mqtt:
+      return "mqtt";
+    case UpstreamProtocol::mqttws:
+      return "mqttws";
+  }
+  return "unknown";
+}
+
+}  // namespace edgehub::config

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace edgehub::config {
@@ -25,6 +26,8 @@ struct HostPort {
 };
 
 enum class UpstreamProtocol { amqp, amqpws, mqtt, mqttws };
+/// The `upstream_protocol` value that selects `p` ("amqp", "amqpws", "mqtt", "mqttws").
+std::string_view to_string(UpstreamProtocol p) noexcept;
 enum class AuthenticationMode { scope, cloud_and_scope, cloud };
 enum class StoreSync { full, normal };
 enum class WhenFull { refuse, drop_oldest };

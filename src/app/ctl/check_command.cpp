@@ -8,6 +8,7 @@
 #include "app/ctl/check_ports.hpp"
 #include "app/ctl/check_report.hpp"
 #include "app/ctl/commands.hpp"
+#include "app/ctl/config_findings.hpp"
 #include "edgehub/config/load.hpp"
 
 namespace edgehub::app::ctl {
@@ -25,25 +26,11 @@ void print_check_usage(std::FILE* out) {
                kDefaultConfig);
 }
 
-std::string protocol_name(config::UpstreamProtocol p) {
-  switch (p) {
-    case config::UpstreamProtocol::amqp:
-      return "amqp";
-    case config::UpstreamProtocol::amqpws:
-      return "amqpws";
-    case config::UpstreamProtocol::mqtt:
-      return "mqtt";
-    case config::UpstreamProtocol::mqttws:
-      return "mqttws";
-  }
-  return "?";
-}
-
 // A summary of what the valid file configures, so the operator sees what the daemon will do.
 std::string describe(const config::GatewayConfig& c) {
   std::string out = "gateway device '" + c.device_id + "' of " + c.iothub_hostname +
                     ", served as " + c.hostname + "\n";
-  out += c.provisioning ? "upstream over " + protocol_name(c.upstream_protocol)
+  out += c.provisioning ? "upstream over " + std::string(config::to_string(c.upstream_protocol))
                         : std::string("no upstream ([provisioning] not set)");
   out += "\nlisteners:";
   const auto listener = [&](const char* name, const std::optional<config::HostPort>& hp) {
@@ -67,15 +54,7 @@ std::optional<config::GatewayConfig> check_configuration(const std::string& path
   report.section("Configuration");
   std::vector<config::ConfigIssue> issues;
   const auto cfg = config::load_config(path, issues);
-  for (const auto& issue : issues) {
-    Finding f;
-    f.level =
-        issue.severity == config::Severity::error ? FindingLevel::error : FindingLevel::warning;
-    f.title = issue.to_string();
-    f.fix = issue.fix.empty() ? "see docs/configuration.md" : issue.fix;
-    f.exit_code = kExitConfig;
-    report.add(std::move(f));
-  }
+  add_config_issues(report, issues);
   if (cfg) {
     report.add(Finding{FindingLevel::ok, "configuration " + path + " is valid", describe(*cfg), "",
                        kExitOk});

@@ -10,6 +10,7 @@
 #include "app/ctl/admin_client.hpp"
 #include "app/ctl/check_report.hpp"
 #include "app/ctl/commands.hpp"
+#include "app/ctl/config_findings.hpp"
 #include "edgehub/config/load.hpp"
 #include "edgehub/identity/registry.hpp"
 #include "edgehub/routing/route_table.hpp"
@@ -53,15 +54,7 @@ bool validate(const std::string& path, CheckReport& report) {
   report.section("Configuration");
   std::vector<config::ConfigIssue> issues;
   const auto cfg = config::load_config(path, issues);
-  for (const auto& issue : issues) {
-    Finding f;
-    f.level =
-        issue.severity == config::Severity::error ? FindingLevel::error : FindingLevel::warning;
-    f.title = issue.to_string();
-    f.fix = issue.fix.empty() ? "see docs/configuration.md" : issue.fix;
-    f.exit_code = kExitConfig;
-    report.add(std::move(f));
-  }
+  add_config_issues(report, issues);
   if (!cfg) return false;
   std::vector<routing::RouteIssue> route_issues;
   if (!routing::RouteTable::build(*cfg, route_issues)) {

@@ -26,20 +26,6 @@ double seconds_between(core::SystemTime from, core::SystemTime to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
-std::string upstream_protocol_name(config::UpstreamProtocol p) {
-  switch (p) {
-    case config::UpstreamProtocol::amqp:
-      return "amqp";
-    case config::UpstreamProtocol::amqpws:
-      return "amqpws";
-    case config::UpstreamProtocol::mqtt:
-      return "mqtt";
-    case config::UpstreamProtocol::mqttws:
-      return "mqttws";
-  }
-  return "unknown";
-}
-
 // Label value -> gauge value, for one-label gauge families (connections per listener, ...).
 nlohmann::json by_label(const ops::GaugeFamily& family) {
   nlohmann::json out = nlohmann::json::object();
@@ -113,13 +99,13 @@ std::string Gateway::status_json() {
     j["upstream"] = {{"state", !online            ? "offline"
                                : connections == 0 ? "online (no connection open yet)"
                                                   : "online"},
-                     {"protocol", upstream_protocol_name(cfg.upstream_protocol)},
+                     {"protocol", config::to_string(cfg.upstream_protocol)},
                      {"hub", cfg.iothub_hostname},
                      {"connections", connections}};
   } else if (cfg.provisioning) {
     // Configured, but start_upstream() refused the settings (its warning is in the log).
     j["upstream"] = {{"state", "not started (see the log's upstream: warning)"},
-                     {"protocol", upstream_protocol_name(cfg.upstream_protocol)},
+                     {"protocol", config::to_string(cfg.upstream_protocol)},
                      {"hub", cfg.iothub_hostname}};
   } else {
     j["upstream"] = {{"state", "not configured"}};
