@@ -21,6 +21,7 @@
 #include <set>
 #include <vector>
 
+#include "amqp_core/inbound_frame_guard.hpp"
 #include "amqp_core/pn_util.hpp"
 #include "edgehub/amqp_core/cbs.hpp"
 #include "edgehub/amqp_core/errors.hpp"
@@ -354,6 +355,19 @@ struct ServerConnection::Impl {
     if (protocol_id == 3 && !sasl_done) return;
     // A transport condition makes Proton write CLOSE with it, as for its own framing errors.
     pn_connection_driver_errorf(&driver, "amqp:decode-error", "a frame could not be decoded");
+    dispatch();
+  }
+
+  /// A frame the guard refused never reaches Proton; the connection ends as for Proton's own
+  /// protocol errors (CLOSE with the condition), or, during SASL, after the output is flushed.
+  void refuse_input(const detail::InboundFrameGuard::Refusal& refusal) {
+    input_failed = true;
+    handler.count(refusal.condition == "amqp:decode-error" ? "decode_error" : "invalid_field");
+    error = refusal.condition + ": " + refusal.description;
+    if (protocol_id == 3 && !sasl_done) return;
+    pn_connection_driver_errorf(&driver, refusal.condition.c_str(), "%s",
+                                refusal.description.c_str());
+    pn_connection_driver_read_close(&driver);
     dispatch();
   }
 
@@ -723,6 +737,7 @@ struct ServerConnection::Impl {
   bool sasl_done = false;  ///< a SASL outcome was decided
   int protocol_id = -1;    ///< byte 4 of the first protocol header: 0 AMQP, 3 SASL
   std::uint64_t bytes_in = 0;
+  detail::InboundFrameGuard guard{kMaxFrameBytes};
   std::string error;
 };
 
@@ -757,6 +772,9 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
     return;
   }
   impl_->bytes_in += bytes.size();
+  if (impl_->input_failed) return;
+  const auto verdict = impl_->guard.inspect(bytes);
+  bytes = bytes.first(verdict.safe_bytes);
   while (!bytes.empty()) {
     auto buffer = pn_connection_driver_read_buffer(&d);
     if (buffer.size == 0) break;  // reading is closed: the rest is dropped
@@ -767,6 +785,9 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
     impl_->dispatch();
   }
   impl_->dispatch();
+  if (verdict.refusal && !pn_connection_driver_read_closed(&d)) {
+    impl_->refuse_input(*verdict.refusal);
+  }
   impl_->report_silent_input_failure();
 }
 

@@ -169,12 +169,18 @@ struct Client {
   }
 };
 
-void pump(Client& c, ServerConnection& s) {
+// Moves bytes both ways until neither side has more; `chunk` > 0 hands the client's bytes to the
+// server in pieces of that size, as a socket may.
+void pump(Client& c, ServerConnection& s, std::size_t chunk = 0) {
   for (int round = 0; round < 200; ++round) {
     bool moved = false;
     pn_bytes_t out = pn_connection_driver_write_buffer(&c.d);
     if (out.size > 0) {
-      s.on_input(std::span(reinterpret_cast<const std::byte*>(out.start), out.size));
+      const std::span all(reinterpret_cast<const std::byte*>(out.start), out.size);
+      const std::size_t step = chunk == 0 ? all.size() : chunk;
+      for (std::size_t at = 0; at < all.size(); at += step) {
+        s.on_input(all.subspan(at, std::min(step, all.size() - at)));
+      }
       pn_connection_driver_write_done(&c.d, out.size);
       moved = true;
     }
@@ -546,6 +552,108 @@ TEST_F(AmqpConnection, IdleTimeoutClosesASilentPeer) {
   server->tick(start + 5s);
   EXPECT_NE(server->error_text().find("amqp:resource-limit-exceeded"), std::string::npos)
       << server->error_text();
+}
+
+// A certificate-authorised client with an open telemetry link (channel 0, handle 0).
+struct AttachedSender {
+  Client client;
+  pn_link_t* events = nullptr;
+  explicit AttachedSender(ServerConnection& server) {
+    events = client.sender("events", "/devices/cam1/messages/events");
+    pump(client, server);
+  }
+};
+
+std::string drain_output(ServerConnection& s) {
+  std::string out;
+  for (auto o = s.output(); !o.empty(); o = s.output()) {
+    out.append(reinterpret_cast<const char*>(o.data()), o.size());
+    s.output_done(o.size());
+  }
+  return out;
+}
+
+// One AMQP frame on channel 0: a transfer performative with the given list fields, then `payload`.
+std::string transfer_frame(const std::string& fields, std::uint8_t count,
+                           const std::string& payload) {
+  std::string body = std::string("\x00\x53\x14\xc0", 4);
+  body += static_cast<char>(fields.size() + 1);
+  body += static_cast<char>(count);
+  body += fields + payload;
+  const auto size = static_cast<std::uint32_t>(8 + body.size());
+  std::string frame;
+  for (int shift : {24, 16, 8, 0})
+    frame += static_cast<char>((size >> shift) & 0xff);
+  frame += std::string("\x02\x00\x00\x00", 4);
+  return frame + body;
+}
+
+class AmqpInboundGuard : public AmqpConnection {
+ protected:
+  void SetUp() override {
+    AmqpConnection::SetUp();
+    options.client_certificate = true;
+    handler.certificate_ok = true;
+    server = std::make_unique<ServerConnection>(options, handler);
+  }
+  void inject(const std::string& bytes) {
+    server->on_input(std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+  }
+};
+
+// Proton 0.37 (Debian, assertions on) aborts the process on this frame (fuzz_amqp_connection
+// found it): the first transfer of a multi-frame delivery without a delivery-id.
+TEST_F(AmqpInboundGuard, AMultiFrameDeliveryWithoutADeliveryIdEndsOnlyThatConnection) {
+  AttachedSender s(*server);
+  ASSERT_TRUE(pn_link_state(s.events) & PN_REMOTE_ACTIVE);
+  // handle 0, delivery-id null, tag "t", format 0, settled false, more true
+  inject(transfer_frame(std::string("\x43\x40\xa0\x01t\x43\x42\x41", 8), 6, "part"));
+  const auto out = drain_output(*server);
+  EXPECT_NE(server->error_text().find("amqp:invalid-field"), std::string::npos)
+      << server->error_text();
+  EXPECT_NE(out.find("amqp:invalid-field"), std::string::npos);  // in the CLOSE frame
+  EXPECT_TRUE(server->output_closed());
+  EXPECT_TRUE(handler.was_counted("invalid_field"));
+  EXPECT_TRUE(handler.telemetry.empty());
+}
+
+TEST_F(AmqpInboundGuard, AContinuationWithoutADeliveryIdIsAccepted) {
+  AttachedSender s(*server);
+  // delivery-id 0 with more, then the last frame without a delivery-id (AMQP 1.0 2.7.5).
+  const auto encoded =
+      testing::encode([](pn_message_t* m) { testing::set_data_body(m, "two frames"); });
+  const std::string message(reinterpret_cast<const char*>(encoded.data()), encoded.size());
+  inject(transfer_frame(std::string("\x43\x43\xa0\x01t\x43\x42\x41", 8), 6, message.substr(0, 5)));
+  inject(transfer_frame(std::string("\x43\x40\x40\x40\x40\x42", 6), 6, message.substr(5)));
+  pump(s.client, *server);
+  EXPECT_EQ(server->error_text(), "");
+  ASSERT_EQ(handler.telemetry.size(), 1u);
+  EXPECT_EQ(handler.telemetry[0].second.body_text(), "two frames");
+}
+
+TEST_F(AmqpInboundGuard, ATransferFieldOfTheWrongTypeIsADecodeError) {
+  AttachedSender s(*server);
+  // `more` as a string
+  inject(transfer_frame(std::string("\x43\x43\xa0\x01t\x43\x42\xa1\x01y", 10), 6, "x"));
+  drain_output(*server);
+  EXPECT_NE(server->error_text().find("amqp:decode-error"), std::string::npos)
+      << server->error_text();
+  EXPECT_TRUE(handler.was_counted("decode_error"));
+}
+
+TEST_F(AmqpInboundGuard, AMessageLargerThanAFrameArrivesWhateverTheReadSize) {
+  for (std::size_t chunk : {std::size_t{0}, std::size_t{7}, std::size_t{4096}}) {
+    SetUp();
+    AttachedSender s(*server);
+    const std::string text(200 * 1024, 'z');  // over three 64 KiB frames
+    s.client.send(s.events,
+                  testing::encode([&](pn_message_t* m) { testing::set_data_body(m, text); }));
+    pump(s.client, *server, chunk);
+    EXPECT_EQ(server->error_text(), "") << "chunk " << chunk;
+    ASSERT_EQ(handler.telemetry.size(), 1u) << "chunk " << chunk;
+    EXPECT_EQ(handler.telemetry[0].second.body_text().size(), text.size());
+    handler.telemetry.clear();
+  }
 }
 
 }  // namespace
