@@ -249,9 +249,17 @@ double drain_rate(const fs::path& db, const Settings& s) {
 struct Range {
   double best = 0;
   double worst = 0;
+  std::vector<double> all;
   void add(double v) {
     worst = best == 0 ? v : std::min(worst, v);
     best = std::max(best, v);
+    all.push_back(v);
+  }
+  /// The middle round (the lower middle for an even count): what a typical run gives.
+  double median() const {
+    auto sorted = all;
+    std::sort(sorted.begin(), sorted.end());
+    return sorted.empty() ? 0 : sorted[(sorted.size() - 1) / 2];
   }
 };
 
@@ -337,8 +345,9 @@ int main(int argc, char** argv) {
   row("store group-commit append, sync=full", full);
   row("store group-commit append, sync=normal", normal);
   row("store drain (peek 500 + ack)", drain);
-  std::printf("%-50s %11.0f%% %11.0f%%\n", "sync=full append / raw, same round",
-              100 * full_ratio.best, 100 * full_ratio.worst);
+  std::printf("%-50s %11.0f%% %11.0f%%   (median round %.0f%%)\n",
+              "sync=full append / raw, same round", 100 * full_ratio.best, 100 * full_ratio.worst,
+              100 * full_ratio.median());
   std::printf("%-50s %12.0f %12.0f\n", "messages per commit at sync=full", per_commit.best,
               per_commit.worst);
   // Lowest CPU first: "best" is the least work per message.
@@ -349,8 +358,10 @@ int main(int argc, char** argv) {
   cpu_row("CPU us/msg (all threads): the store's v3 rows", raw2_cpu);
   cpu_row("CPU us/msg (all threads): store append, sync=full", full_cpu);
   cpu_row("CPU us/msg, store thread only: append, sync=full", store_thread_cpu);
+  // Judged on the median round, not the best: one lucky round proves little on a shared disk.
   std::printf(
-      "\ntargets (best round): append at sync=full >= 50%% of raw: %s; drain >= 50000 msg/s: %s\n",
-      full_ratio.best >= 0.5 ? "met" : "NOT met", drain.best >= 50000 ? "met" : "NOT met");
+      "\ntargets (median round): append at sync=full >= 50%% of raw: %s; drain >= 50000 msg/s: "
+      "%s\n",
+      full_ratio.median() >= 0.5 ? "met" : "NOT met", drain.median() >= 50000 ? "met" : "NOT met");
   return 0;
 }

@@ -71,6 +71,9 @@ struct EncodedItem {
 struct AppendOp : OpBase<AppendResult> {
   std::vector<EncodedItem> items;
   std::size_t bytes = 0;
+  /// The result's vectors, sized by the caller's thread so the store thread fills them without
+  /// allocating (they are freed on that thread too).
+  AppendResult seqs;
 };
 struct PeekOp : OpBase<std::vector<StoredEntry>> {
   QueueId queue;
@@ -210,6 +213,7 @@ class SqliteStore final : public MessageStore {
     // thread that built it.
     AppendOp op;
     op.items.reserve(batch.size());
+    op.seqs.reserve(batch.size());
     for (auto& item : batch) {
       auto& e = op.items.emplace_back();
       encode_message(item.message, e.data);
@@ -219,6 +223,7 @@ class SqliteStore final : public MessageStore {
       }
       e.targets = std::move(item.targets);
       op.bytes += e.data.size() + 256;
+      op.seqs.emplace_back().reserve(e.targets.size());
     }
     op.done = std::move(done);
     submit(Op(std::move(op)));
@@ -442,47 +447,42 @@ class SqliteStore final : public MessageStore {
     return true;
   }
 
-  /// Completes the group's operations. Consecutive completions bound for the same executor
-  /// go out as one posted handler: a group commit of a thousand appends from one network thread
-  /// wakes it once, not a thousand times.
+  /// Completes the group's operations. Consecutive operations bound for the same executor
+  /// travel there as one posted handler, which runs their completions and then destroys them:
+  /// a group commit of a thousand appends from one network thread wakes it once, not a thousand
+  /// times, and every buffer an append allocated on its caller's thread (the encoded message,
+  /// the result's sequence numbers) is freed there too. Freeing thousands of foreign chunks per
+  /// commit cost the store thread malloc arena locking and consolidation (perf); the batch
+  /// vectors themselves come back to the store emptied (spare_batches_) for the same reason.
   void finish(std::vector<Op>& group) {
-    bound_.clear();
-    for (auto& op : group) {
-      std::visit(
-          [&](auto& o) {
-            if (!o.done || !o.result) return;
-            auto [executor, call] = o.done.bind(std::move(*o.result));
-            auto& b = bound_.emplace_back(Bound{std::move(executor), std::move(call), {}});
-            if constexpr (std::is_same_v<std::decay_t<decltype(o)>, AppendOp>) {
-              b.spent = std::move(o.items);
-            }
+    auto executor_of = [](Op& op) -> const boost::asio::any_io_executor* {
+      return std::visit(
+          [](auto& o) -> const boost::asio::any_io_executor* {
+            return o.done && o.result ? &o.done.executor() : nullptr;
           },
           op);
-    }
-    for (std::size_t i = 0; i < bound_.size();) {
-      std::size_t j = i + 1;
-      while (j < bound_.size() && bound_[j].executor == bound_[i].executor)
-        ++j;
-      std::vector<detail::UniqueFunction<void()>> calls;
-      std::vector<std::vector<EncodedItem>> spent;
-      calls.reserve(j - i);
-      spent.reserve(j - i);
-      for (std::size_t k = i; k < j; ++k) {
-        calls.push_back(std::move(bound_[k].call));
-        spent.push_back(std::move(bound_[k].spent));
+    };
+    for (std::size_t i = 0; i < group.size();) {
+      const auto* first = executor_of(group[i]);
+      if (!first) {
+        ++i;
+        continue;
       }
-      // The appended messages' buffers travel back with the completions and are freed on the
-      // thread that allocated them: freeing thousands of foreign chunks per commit on the
-      // store thread cost it malloc arena locking and consolidation (perf).
-      boost::asio::post(bound_[i].executor,
-                        [calls = std::move(calls), spent = std::move(spent)]() mutable {
-                          for (auto& call : calls)
-                            call();
-                          spent.clear();
-                        });
-      i = j;
+      boost::asio::any_io_executor executor = *first;
+      auto batch = spare_batches_->take();
+      for (; i < group.size(); ++i) {
+        const auto* next = executor_of(group[i]);
+        if (!next || *next != executor) break;
+        batch.push_back(std::move(group[i]));
+      }
+      boost::asio::post(executor, [batch = std::move(batch), spare = spare_batches_]() mutable {
+        for (auto& op : batch) {
+          std::visit([](auto& o) { o.done.complete_here(std::move(*o.result)); }, op);
+        }
+        batch.clear();
+        spare->give_back(std::move(batch));
+      });
     }
-    bound_.clear();
   }
 
   // ---- operations (store thread, inside a transaction) ----
@@ -520,8 +520,11 @@ class SqliteStore final : public MessageStore {
         return {};
       }
     }
-    AppendResult result;
-    result.reserve(op.items.size());
+    if (op.seqs.size() != op.items.size()) {
+      // Run again alone after a shared transaction failed: the first run handed its vectors on.
+      op.seqs.assign(op.items.size(), {});
+    }
+    auto seqs_of_item = op.seqs.begin();
     for (const auto& item : op.items) {
       // One queue (the common case): the body goes inline into the entry. Fan-out: one shared
       // body row that every entry refers to.
@@ -535,8 +538,8 @@ class SqliteStore final : public MessageStore {
         if (!r) return r;
         body = sqlite3_last_insert_rowid(db_.handle());
       }
-      auto& seqs = result.emplace_back();
-      seqs.reserve(item.targets.size());
+      auto& seqs = *seqs_of_item++;
+      seqs.clear();
       for (const auto& target : item.targets) {
         auto queue = queue_for(target.queue);
         if (!queue) return queue.error();
@@ -566,7 +569,7 @@ class SqliteStore final : public MessageStore {
       used_bytes_ += footprint(item);
     }
     appended_ += op.items.size();
-    op.result.emplace(std::move(result));
+    op.result.emplace(std::move(op.seqs));
     return {};
   }
 
@@ -1013,14 +1016,29 @@ class SqliteStore final : public MessageStore {
   bool sync_full_now_ = true;  ///< what PRAGMA synchronous is set to (sync=full stores only)
   std::map<DropKey, std::uint64_t> drops_;
   std::vector<QueueState*> touched_;
-  /// A completed operation on its way back: reused across groups, since a group of thousands
-  /// would otherwise allocate (and free) a buffer large enough for malloc to consolidate.
-  struct Bound {
-    boost::asio::any_io_executor executor;
-    detail::UniqueFunction<void()> call;
-    std::vector<EncodedItem> spent;
+  /// Emptied batches of completed operations, returned by the executors that ran them so the
+  /// store thread reuses their capacity instead of allocating a buffer of thousands of
+  /// operations per commit (large enough for malloc to consolidate) that another thread frees.
+  class SpareBatches {
+   public:
+    std::vector<Op> take() {
+      std::lock_guard lock(mutex_);
+      if (spare_.empty()) return {};
+      auto batch = std::move(spare_.back());
+      spare_.pop_back();
+      return batch;
+    }
+    void give_back(std::vector<Op> batch) {
+      std::lock_guard lock(mutex_);
+      if (spare_.size() < kKept) spare_.push_back(std::move(batch));
+    }
+
+   private:
+    static constexpr std::size_t kKept = 8;
+    std::mutex mutex_;
+    std::vector<std::vector<Op>> spare_;
   };
-  std::vector<Bound> bound_;
+  std::shared_ptr<SpareBatches> spare_batches_ = std::make_shared<SpareBatches>();
   sqlite::Stmt stmt_begin_write_, stmt_begin_read_, stmt_commit_, stmt_page_count_,
       stmt_freelist_count_, stmt_insert_body_, stmt_insert_queue_, stmt_meta_put_, stmt_state_put_,
       stmt_state_get_, stmt_state_erase_, stmt_state_list_;

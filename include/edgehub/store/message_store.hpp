@@ -84,17 +84,18 @@ class Completion {
 
   /// Posts the handler with its result.
   void operator()(core::Result<T> result) {
-    auto [ex, call] = bind(std::move(result));
-    boost::asio::post(ex, std::move(call));
+    auto executor = executor_;
+    boost::asio::post(
+        executor, [h = std::move(handler_), r = std::move(result)]() mutable { h(std::move(r)); });
   }
 
-  /// The executor and the handler bound to its result, for callers that post many completions
-  /// bound for the same executor as one handler (the store does after a group commit).
-  std::pair<boost::asio::any_io_executor, detail::UniqueFunction<void()>> bind(
-      core::Result<T> result) {
-    return {executor_,
-            [h = std::move(handler_), r = std::move(result)]() mutable { h(std::move(r)); }};
-  }
+  /// Where the handler must run.
+  const boost::asio::any_io_executor& executor() const noexcept { return executor_; }
+
+  /// Runs the handler now, on the calling thread, which must be executor()'s: for callers that
+  /// post many completions bound for the same executor as one handler (the store does after a
+  /// group commit).
+  void complete_here(core::Result<T> result) { handler_(std::move(result)); }
 
  private:
   boost::asio::any_io_executor executor_;
