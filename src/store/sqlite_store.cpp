@@ -786,7 +786,11 @@ class SqliteStore final : public MessageStore {
   /// equal priorities, the queue whose head is oldest) until `need` fits. False when even an
   /// empty store would not hold it.
   Result<bool> drop_oldest(std::size_t need) {
-    constexpr std::int64_t kChunk = 64;
+    // One entry first, then twice as many each step up to 64: a few large messages free enough
+    // room for the next one without emptying the queue (64 x 16 KiB is a whole 1 MiB quota),
+    // while many small ones still go 64 at a time.
+    constexpr std::int64_t kMaxChunk = 64;
+    std::int64_t chunk = 1;
     while (used_bytes_ + need > options_.max_disk_bytes) {
       QueueState* victim = nullptr;
       std::int64_t victim_head = 0;
@@ -802,7 +806,8 @@ class SqliteStore final : public MessageStore {
         }
       }
       if (victim == nullptr) return false;
-      victim->nth.bind(1, kChunk - 1);
+      victim->nth.bind(1, chunk - 1);
+      chunk = std::min(chunk * 2, kMaxChunk);
       const int rc = victim->nth.step();
       const std::int64_t last = rc == SQLITE_ROW ? victim->nth.int64(0) : kNever;
       victim->nth.reset();

@@ -83,6 +83,24 @@ TEST_F(StoreFixture, DropOldestDropsTheLowestPriorityOldestFirst) {
   EXPECT_LE(s.file_bytes - s.free_bytes, options_.max_disk_bytes);
 }
 
+TEST_F(StoreFixture, DropOldestOfLargeMessagesKeepsTheStoreNearItsQuota) {
+  // 16 KiB messages into a 1 MiB quota: dropping only as many as the next one needs keeps the
+  // newest ~60 of them, rather than emptying the queue for each new message.
+  options_.max_disk_bytes = 1024 * 1024;
+  options_.when_full = config::WhenFull::drop_oldest;
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(append_one(*store, to_queue(make_message(std::string(16 * 1024, 'L')), "iothub")));
+    if (i < 100) continue;
+    const auto kept = gauge("iothub", kDefaultPriority);
+    EXPECT_GE(kept * 16 * 1024, 0.6 * 1024 * 1024) << "after append " << i;
+  }
+  EXPECT_EQ(
+      static_cast<double>(dropped("store_full", "dev1", "")) + gauge("iothub", kDefaultPriority),
+      300.0);
+}
+
 TEST_F(StoreFixture, DropOldestEatsIntoHigherPrioritiesOnlyWhenLowerOnesAreEmpty) {
   options_.max_disk_bytes = 256 * 1024;
   options_.when_full = config::WhenFull::drop_oldest;
