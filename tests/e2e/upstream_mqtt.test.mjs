@@ -4,7 +4,7 @@
 // topics, property bags, QoS 1. Also: C2D published into the broker reaches the device; an outage
 // under steady load and a kill -9 during the drain lose nothing the devices saw acknowledged.
 // The outage lasts UPSTREAM_OUTAGE_SECONDS (default 4 s, to keep `make test` short);
-// tests/e2e/upstream_outage_full.sh runs this file with the issue's full 60 s.
+// tests/e2e/upstream_outage_full.sh runs this file with the issue's full 10 minutes.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -131,9 +131,11 @@ function checkArrived(sent, arrived, label) {
   for (const b of arrived) {
     if (counted.has(b)) dupes.push(b); else { counted.add(b); firsts.push(b); }
   }
-  assert.deepEqual(firsts.filter((b) => sent.includes(b)), sent, `${label}: order changed`);
+  const sentSet = new Set(sent);
+  assert.deepEqual(firsts.filter((b) => sentSet.has(b)), sent, `${label}: order changed`);
+  const shown = dupes.slice(0, 20).join(', ') + (dupes.length > 20 ? ', ...' : '');
   console.log(`${label}: ${sent.length} sent, ${arrived.length} arrived, ${dupes.length} duplicates${
-    dupes.length ? ` (${dupes.join(', ')})` : ''}`);
+    dupes.length ? ` (${shown})` : ''}`);
 }
 
 describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
@@ -229,7 +231,8 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
     try {
       await waitFor(() => observer.bodiesOf('sensor-3').length >= 20, 'traffic before the outage');
       await broker.stop();
-      const outageEnds = Date.now() + 1000 * Number(process.env.UPSTREAM_OUTAGE_SECONDS || 4);
+      const outageSeconds = Number(process.env.UPSTREAM_OUTAGE_SECONDS || 4);
+      const outageEnds = Date.now() + 1000 * outageSeconds;
       while (Date.now() < outageEnds) {
         maxQueue = Math.max(maxQueue, queueLength(await gateway.metrics()));
         await new Promise((r) => setTimeout(r, 200));
@@ -239,7 +242,12 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
       stop = true;
       await Promise.all(load);
       for (const id of ['sensor-3', 'sensor-4']) {
-        await waitFor(() => sent[id].every((b) => observer.bodiesOf(id).includes(b)), `${id} to drain`);
+        const drained = () => {
+          const seen = new Set(observer.bodiesOf(id));
+          return sent[id].every((b) => seen.has(b));
+        };
+        // The backlog of a long outage takes longer to drain than the usual 30 s.
+        await waitFor(drained, `${id} to drain`, 30000 + 200 * outageSeconds);
         checkArrived(sent[id], observer.bodiesOf(id), id);
       }
       await waitFor(async () => queueLength(await gateway.metrics()) === 0, 'the queue to fall to 0');
