@@ -54,4 +54,7 @@ int run_status(Args args);
 /// edgehubctl config apply [--config PATH] [--admin-socket PATH] [--json] (config_command.cpp)
 int run_config(Args args);
 
+/// edgehubctl simulate [--devices N] [--rate R] [--duration S] ... (simulate_command.cpp)
+int run_simulate(Args args);
+
 }  // namespace edgehub::app::ctl

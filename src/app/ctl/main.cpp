@@ -20,7 +20,7 @@ struct Command {
 };
 
 // One line per command group; each run function is defined in its own ctl/*_command.cpp.
-constexpr std::array<Command, 8> kCommands = {{
+constexpr std::array<Command, 9> kCommands = {{
     {"check", "check the configuration (and what edgehubd needs to start)", run_check},
     {"status", "show the running edgehubd: connections, queues, certificates", run_status},
     {"config", "validate the configuration and reload the running edgehubd (config apply)",
@@ -31,6 +31,8 @@ constexpr std::array<Command, 8> kCommands = {{
     {"identity", "add, list or remove local device and module identities", run_identity},
     {"certs", "generate a test-only demo PKI (certs demo)", run_certs},
     {"queue", "inspect store-and-forward queues (list, peek, purge)", run_queue},
+    {"simulate", "connect simulated devices and send telemetry (load and demo client)",
+     run_simulate},
 }};
 
 void print_usage(std::FILE* out) {

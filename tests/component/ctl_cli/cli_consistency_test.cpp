@@ -34,6 +34,7 @@ const std::vector<std::vector<std::string>> kForms = {
     {"queue", "list"},
     {"queue", "peek"},
     {"queue", "purge"},
+    {"simulate"},
 };
 
 class EdgehubctlCli : public ::testing::Test {
