@@ -60,6 +60,17 @@ Forwarder::Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink
       scheduler_(scheduler),
       sent_(registry.counter("edgehub_messages_sent_total", "Messages sent to an endpoint",
                              {"from", "to", "from_route_output", "to_route_input", "priority"})),
+      send_duration_(registry.summary("edgehub_message_send_duration_seconds",
+                                      "Time from handing a message to its endpoint to its "
+                                      "acknowledgement",
+                                      {"from", "to", "from_route_output", "to_route_input"})),
+      process_duration_(registry.summary("edgehub_message_process_duration_seconds",
+                                         "Time from a message's arrival at the gateway to its "
+                                         "acknowledgement by its endpoint",
+                                         {"from", "to", "priority"})),
+      retries_(registry.counter("edgehub_operation_retry_total",
+                                "Messages sent again after a failure, a timeout or a reconnect",
+                                {"id", "operation"})),
       dropped_(registry.counter("edgehub_messages_dropped_total", "Messages dropped",
                                 {"reason", "from", "from_route_output"})),
       strand_(boost::asio::make_strand(executor)),
@@ -217,6 +228,8 @@ void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t
     f.bytes = bytes;
     f.from = e.message.origin.to_string();
     f.output = e.message.sys_prop(core::SystemProperty::output_name).value_or("");
+    f.sent_at = std::chrono::steady_clock::now();
+    f.enqueued_at = e.message.enqueued_at;
     f.timer =
         scheduler_.call_after(strand_, options_.ack_timeout, [weak, priority, epoch, seq = e.seq] {
           if (auto self = weak.lock()) self->on_timeout(priority, epoch, seq);
@@ -246,10 +259,15 @@ void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::Se
     it->timer.cancel();
     if (!ec) {
       failures_ = 0;
-      sent_
-          .with({it->from, sink_->to_label(), it->output, sink_->input_label(),
-                 std::to_string(priority)})
-          .inc();
+      const auto to = sink_->to_label();
+      sent_.with({it->from, to, it->output, sink_->input_label(), std::to_string(priority)}).inc();
+      const std::chrono::duration<double> sending = std::chrono::steady_clock::now() - it->sent_at;
+      send_duration_.with({it->from, to, it->output, sink_->input_label()})
+          .observe(sending.count());
+      const std::chrono::duration<double> processing =
+          std::chrono::system_clock::now() - it->enqueued_at;
+      process_duration_.with({it->from, to, std::to_string(priority)})
+          .observe(std::max(0.0, processing.count()));
     } else {
       dropped_.with({"not_authorized", it->from, it->output}).inc();
       ops::log(spdlog::level::warn, {},
@@ -282,6 +300,9 @@ void Forwarder::on_timeout(std::uint32_t priority, std::uint64_t epoch, store::S
 }
 
 void Forwarder::restart(Queue& q) {
+  for (const auto& f : q.in_flight) {
+    if (!f.acked) retries_.with({f.from, "send_message"}).inc();
+  }
   ++q.epoch;
   q.in_flight.clear();  // their timers cancel with them
   q.read_after = q.checkpoint;

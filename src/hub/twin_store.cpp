@@ -188,8 +188,17 @@ struct TwinStore::Impl : std::enable_shared_from_this<Impl> {
         clock(k),
         strand(boost::asio::make_strand(ex)),
         gets(r.counter("edgehub_gettwin_total", "Twin GET requests", {"source", "id"})),
+        get_duration(r.summary("edgehub_gettwin_duration_seconds",
+                               "Time to answer a twin GET request", {"source", "id"})),
         reported(r.counter("edgehub_reported_properties_total", "Reported property updates",
-                           {"target", "id"})) {}
+                           {"target", "id"})),
+        reported_duration(r.summary("edgehub_reported_properties_update_duration_seconds",
+                                    "Time to store a reported properties update",
+                                    {"target", "id"})) {}
+
+  double seconds_since(core::SteadyTime start) const {
+    return std::chrono::duration<double>(clock.steady_now() - start).count();
+  }
 
   /// Queues `op` for `id`; false when that identity already has too many waiting.
   bool enqueue(const core::ClientId& id, Op op) {
@@ -259,7 +268,9 @@ struct TwinStore::Impl : std::enable_shared_from_this<Impl> {
   const core::Clock& clock;
   boost::asio::strand<boost::asio::any_io_executor> strand;
   ops::CounterFamily& gets;
+  ops::SummaryFamily& get_duration;
   ops::CounterFamily& reported;
+  ops::SummaryFamily& reported_duration;
   std::map<core::ClientId, std::deque<Op>> queues;  // strand only
 };
 
@@ -272,21 +283,23 @@ TwinStore::TwinStore(store::MessageStore& store, DeviceChannels& channels, Ingre
 TwinStore::~TwinStore() = default;
 
 void TwinStore::get(core::ClientId id, store::Completion<std::string> done) {
-  boost::asio::post(
-      impl_->strand, [self = impl_, id = std::move(id), done = std::move(done)]() mutable {
-        auto shared_done = std::make_shared<store::Completion<std::string>>(std::move(done));
-        const bool queued =
-            self->enqueue(id, [self, id, shared_done](Json twin, std::function<void()> next) {
-              if (twin.is_null()) {
-                (*shared_done)(make_error_code(Errc::storage_failure));
-              } else {
-                self->gets.with({"edge", id.to_string()}).inc();
-                (*shared_done)(twin.dump());
-              }
-              next();
-            });
-        if (!queued) (*shared_done)(make_error_code(Errc::too_many_pending));
-      });
+  boost::asio::post(impl_->strand, [self = impl_, id = std::move(id),
+                                    done = std::move(done)]() mutable {
+    auto shared_done = std::make_shared<store::Completion<std::string>>(std::move(done));
+    const auto started = self->clock.steady_now();
+    const bool queued =
+        self->enqueue(id, [self, id, shared_done, started](Json twin, std::function<void()> next) {
+          if (twin.is_null()) {
+            (*shared_done)(make_error_code(Errc::storage_failure));
+          } else {
+            self->gets.with({"edge", id.to_string()}).inc();
+            self->get_duration.with({"edge", id.to_string()}).observe(self->seconds_since(started));
+            (*shared_done)(twin.dump());
+          }
+          next();
+        });
+    if (!queued) (*shared_done)(make_error_code(Errc::too_many_pending));
+  });
 }
 
 void TwinStore::update_reported(core::ClientId id, std::string patch_text,
@@ -305,40 +318,44 @@ void TwinStore::update_reported(core::ClientId id, std::string patch_text,
     }
     auto shared_done = std::make_shared<store::Completion<std::int64_t>>(std::move(done));
     auto shared_patch = std::make_shared<Json>(std::move(*patch));
-    const bool queued = self->enqueue(
-        id, [self, id, shared_done, shared_patch, text](Json twin, std::function<void()> next) {
-          if (twin.is_null()) {
-            (*shared_done)(make_error_code(Errc::storage_failure));
-            next();
-            return;
-          }
-          auto& section = twin["reported"];
-          if (!section.is_object()) section = Json{{"$version", 1}};
-          const auto version = version_of(section) + 1;
-          Json merged = section;
-          merged.erase("$version");
-          merge(merged, *shared_patch);
-          if (merged.dump().size() > kMaxTwinDocumentBytes) {
-            (*shared_done)(make_error_code(TwinErrc::document_too_large));
-            next();
-            return;
-          }
-          merged["$version"] = version;
-          section = std::move(merged);
-          self->save(id, twin, [self, id, shared_done, text, version, next](core::ErrorCode ec) {
-            if (ec) {
-              ops::log(spdlog::level::warn, {.device_id = id.device, .module_id = id.module},
-                       "twin storage failed: {}", ec.message());
-              (*shared_done)(make_error_code(Errc::storage_failure));
-            } else {
-              self->reported.with({"edge", id.to_string()}).inc();
-              // edgeHub routes every reported-properties update as /twinChangeNotifications.
-              self->notify_change(id, text, version);
-              (*shared_done)(version);
-            }
-            next();
-          });
-        });
+    const auto started = self->clock.steady_now();
+    const bool queued = self->enqueue(id, [self, id, shared_done, shared_patch, text, started](
+                                              Json twin, std::function<void()> next) {
+      if (twin.is_null()) {
+        (*shared_done)(make_error_code(Errc::storage_failure));
+        next();
+        return;
+      }
+      auto& section = twin["reported"];
+      if (!section.is_object()) section = Json{{"$version", 1}};
+      const auto version = version_of(section) + 1;
+      Json merged = section;
+      merged.erase("$version");
+      merge(merged, *shared_patch);
+      if (merged.dump().size() > kMaxTwinDocumentBytes) {
+        (*shared_done)(make_error_code(TwinErrc::document_too_large));
+        next();
+        return;
+      }
+      merged["$version"] = version;
+      section = std::move(merged);
+      self->save(id, twin,
+                 [self, id, shared_done, text, version, next, started](core::ErrorCode ec) {
+                   if (ec) {
+                     ops::log(spdlog::level::warn, {.device_id = id.device, .module_id = id.module},
+                              "twin storage failed: {}", ec.message());
+                     (*shared_done)(make_error_code(Errc::storage_failure));
+                   } else {
+                     self->reported.with({"edge", id.to_string()}).inc();
+                     self->reported_duration.with({"edge", id.to_string()})
+                         .observe(self->seconds_since(started));
+                     // edgeHub routes every reported-properties update as /twinChangeNotifications.
+                     self->notify_change(id, text, version);
+                     (*shared_done)(version);
+                   }
+                   next();
+                 });
+    });
     if (!queued) (*shared_done)(make_error_code(Errc::too_many_pending));
   });
 }

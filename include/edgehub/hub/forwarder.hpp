@@ -135,6 +135,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
     std::string from;
     std::string output;
     TimerHandle timer;
+    std::chrono::steady_clock::time_point sent_at;  ///< handed to the sink
+    core::SystemTime enqueued_at{};                 ///< accepted by the gateway
   };
   struct Queue {
     std::uint32_t priority = 0;
@@ -168,6 +170,9 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   store::MessageStore& store_;
   Scheduler& scheduler_;
   ops::CounterFamily& sent_;
+  ops::SummaryFamily& send_duration_;
+  ops::SummaryFamily& process_duration_;
+  ops::CounterFamily& retries_;
   ops::CounterFamily& dropped_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   ForwarderOptions options_;

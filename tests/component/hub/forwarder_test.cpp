@@ -47,6 +47,20 @@ TEST_F(ForwarderTest, DeliversInOrderToTheSubscribedModuleAndCheckpointsOnAck) {
   settle();
   EXPECT_TRUE(peek(kIn).empty());
   EXPECT_EQ(sent(), 3u);
+  // edgeHub's timing summaries: hand-over to acknowledgement, and arrival to acknowledgement.
+  const auto sending = registry_
+                           .summary("edgehub_message_send_duration_seconds", "",
+                                    {"from", "to", "from_route_output", "to_route_input"})
+                           .with({"dev1", "gw/filter", "", "in1"})
+                           .snapshot();
+  EXPECT_EQ(sending.count, 3u);
+  EXPECT_GE(sending.sum, 0.0);
+  const auto processing =
+      registry_.summary("edgehub_message_process_duration_seconds", "", {"from", "to", "priority"})
+          .with({"dev1", "gw/filter", std::to_string(routing::kDefaultPriority)})
+          .snapshot();
+  EXPECT_EQ(processing.count, 3u);
+  EXPECT_GE(processing.sum, sending.sum) << "arrival comes before hand-over";
 }
 
 TEST_F(ForwarderTest, ModuleAwayThenBackReceivesEverythingQueued) {
@@ -157,6 +171,8 @@ TEST_F(ForwarderTest, AReconnectResendsWhatWasInFlight) {
   second->ack_all();
   settle();
   EXPECT_TRUE(peek(kIn).empty());
+  EXPECT_EQ(counter("edgehub_operation_retry_total", {"id", "operation"}, {"dev1", "send_message"}),
+            2u);
 }
 
 TEST_F(ForwarderTest, QueueFullFromTheSessionIsRetriedAfterTheBackOffOrOnReconnect) {

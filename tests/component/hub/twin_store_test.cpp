@@ -66,6 +66,11 @@ TEST_F(TwinStoreTest, ANewTwinHasEmptySectionsAtVersionOne) {
   start_twins();
   EXPECT_EQ(get(kDev), Json::parse(R"({"desired":{"$version":1},"reported":{"$version":1}})"));
   EXPECT_EQ(counter("edgehub_gettwin_total", {"source", "id"}, {"edge", "dev1"}), 1u);
+  EXPECT_EQ(registry_.summary("edgehub_gettwin_duration_seconds", "", {"source", "id"})
+                .with({"edge", "dev1"})
+                .snapshot()
+                .count,
+            1u);
 }
 
 TEST_F(TwinStoreTest, ReportedPatchesMergeDeleteWithNullAndIncrementTheVersion) {
@@ -80,6 +85,12 @@ TEST_F(TwinStoreTest, ReportedPatchesMergeDeleteWithNullAndIncrementTheVersion) 
             Json::parse(R"({"fw":"1.0","net":{"rssi":-50},"list":[1,2],"$version":3})"));
   EXPECT_EQ(get(kDev)["desired"], Json::parse(R"({"$version":1})"));
   EXPECT_EQ(counter("edgehub_reported_properties_total", {"target", "id"}, {"edge", "dev1"}), 2u);
+  EXPECT_EQ(
+      registry_.summary("edgehub_reported_properties_update_duration_seconds", "", {"target", "id"})
+          .with({"edge", "dev1"})
+          .snapshot()
+          .count,
+      2u);
   // Identities are separate.
   EXPECT_EQ(get(kMod)["reported"], Json::parse(R"({"$version":1})"));
 }
