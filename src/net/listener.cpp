@@ -1,5 +1,6 @@
 #include "edgehub/net/listener.hpp"
 
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -46,7 +47,11 @@ ListenerStats::ListenerStats(ops::Registry& registry)
       active(registry.gauge("edgehubd_connections", "Open connections per listener", {"listener"})),
       websocket(registry.counter("edgehubd_websocket_upgrades_total",
                                  "WebSocket upgrade requests on 443, by subprotocol and result",
-                                 {"subprotocol", "result"})) {}
+                                 {"subprotocol", "result"})),
+      protocol_errors(registry.counter(
+          "edgehubd_http_protocol_errors_total",
+          "Requests and WebSocket streams on 443 refused for breaking HTTP/1.1 or RFC 6455",
+          {"reason"})) {}
 
 HttpResponse iothub_error_response(unsigned version, bool keep_alive, int status,
                                    std::string_view error_code, std::string_view text) {
@@ -180,6 +185,37 @@ namespace {
 
 using StatePtr = std::shared_ptr<Listener::State>;
 
+// A request that could not be read whole. Counted (by the rule it broke, as a partial message
+// when the peer left mid-request, or as a timeout) unless nothing of it had arrived — a keep-alive
+// connection closed or idle between requests refused nothing. Answered when the peer can still
+// read: 431 and 413 for the limits, 400 for anything else HTTP/1.1 forbids.
+asio::awaitable<void> refuse_unreadable(Listener::State& state, TlsStream& stream, bool got_some,
+                                        boost::system::error_code ec,
+                                        const ops::LogFields& fields) {
+  if (!got_some) co_return;
+  // The Deadline closes the socket under the pending read.
+  const bool timed_out = ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
+  const bool answerable =
+      ec.category() == http::make_error_code(http::error::bad_method).category() &&
+      ec != http::error::partial_message;
+  const std::string reason = timed_out    ? std::string("request timeout")
+                             : answerable ? ec.message()
+                                          : std::string("partial message");
+  state.stats.protocol_errors.with({reason}).inc();
+  ops::log(spdlog::level::info, fields, "https: request refused: {}", reason);
+  if (!answerable) co_return;
+  auto res = ec == http::error::header_limit
+                 ? iothub_error_response(11, false, 431, "RequestHeaderFieldsTooLarge",
+                                         "request header larger than 16 KiB")
+             : ec == http::error::body_limit
+                 // A Content-Length over the limit is refused with the header, before any body.
+                 ? iothub_error_response(11, false, 413, "MessageTooLarge",
+                                         "request body exceeds the gateway's limit")
+                 : iothub_error_response(11, false, 400, "BadRequest",
+                                         "malformed HTTP/1.1 request: " + ec.message());
+  co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+}
+
 asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> stream,
                                   std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
                                   ConnectionSlot slot) {
@@ -201,20 +237,7 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
                                        asio::redirect_error(asio::use_awaitable, ec));
     }
     if (ec) {
-      if (ec != http::error::end_of_stream && ec != asio::error::eof &&
-          ec != asio::ssl::error::stream_truncated) {
-        ops::log(spdlog::level::debug, fields, "https: request header not read: {}", ec.message());
-        if (ec == http::error::header_limit) {
-          auto res = iothub_error_response(11, false, 431, "RequestHeaderFieldsTooLarge",
-                                           "request header larger than 16 KiB");
-          co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        } else if (ec == http::error::body_limit) {
-          // A Content-Length over the limit is refused with the header, before any body.
-          auto res = iothub_error_response(11, false, 413, "MessageTooLarge",
-                                           "request body exceeds the gateway's limit");
-          co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
-        }
-      }
+      co_await refuse_unreadable(*state, *stream, parser.got_some(), ec, fields);
       break;
     }
     auto& req = parser.get();
@@ -243,6 +266,11 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
         co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
         break;
       }
+      // No TLS close_notify exchange under a WebSocket: its close frame already ends the stream,
+      // and Beast 1.74, failing a stream that broke RFC 6455, sends its close frame and then
+      // waits for the peer's close_notify with no timer armed — a silent peer would hold the
+      // connection for ever.
+      SSL_set_quiet_shutdown(stream->native_handle(), 1);
       auto ws = std::make_unique<WebSocketStream>(std::move(*stream));
       ws->set_option(websocket::stream_base::decorator([token](websocket::response_type& res) {
         res.set(http::field::sec_websocket_protocol, token);
@@ -267,7 +295,8 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       peer.kind = TransportKind::websocket;
       peer.subprotocol = token;
       (*handler)(std::make_unique<WebSocketTransport>(std::move(ws), std::move(ctx),
-                                                      std::move(peer), std::move(slot)));
+                                                      std::move(peer), std::move(slot),
+                                                      &state->stats.protocol_errors));
       co_return;
     }
     {
@@ -275,13 +304,10 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       co_await http::async_read(*stream, buffer, parser,
                                 asio::redirect_error(asio::use_awaitable, ec));
     }
-    if (ec == http::error::body_limit) {
-      auto res = iothub_error_response(req.version(), false, 413, "MessageTooLarge",
-                                       "request body exceeds the gateway's limit");
-      co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      co_await refuse_unreadable(*state, *stream, true, ec, fields);
       break;
     }
-    if (ec) break;
     const bool wants_keep_alive = req.keep_alive();
     // Not a conditional expression: GCC 12 mishandles temporaries around a co_await in one.
     HttpResponse res;

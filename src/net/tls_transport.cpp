@@ -29,7 +29,12 @@ std::string to_der(X509* cert) {
   return der;
 }
 
-// TLS: a write is the whole buffer; the graceful close is close_notify.
+// TLS: a read is whatever arrived; a write is the whole buffer; the graceful close is
+// close_notify.
+asio::awaitable<std::size_t> read_bytes(TlsStream& s, asio::mutable_buffer b, error_code& ec,
+                                        ops::CounterFamily*) {
+  co_return co_await s.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
+}
 asio::awaitable<void> write_all(TlsStream& s, asio::const_buffer b, error_code& ec) {
   co_await asio::async_write(s, b, asio::redirect_error(asio::use_awaitable, ec));
 }
@@ -37,13 +42,52 @@ asio::awaitable<void> graceful_close(TlsStream& s, error_code& ec) {
   co_await s.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-// WebSocket: each write is one binary message; the graceful close is a close frame.
+// WebSocket: reads take binary message data only — a text message is closed with 1003 (MQTT
+// 3.1.1 §6 and AMQP over WebSocket both require binary); each write is one binary message; the
+// graceful close is a close frame. Beast itself answers a frame that breaks RFC 6455 with its
+// close code (1002, 1009) before the read fails.
 asio::awaitable<void> write_all(WebSocketStream& s, asio::const_buffer b, error_code& ec) {
   co_await s.async_write(b, asio::redirect_error(asio::use_awaitable, ec));
 }
-asio::awaitable<void> graceful_close(WebSocketStream& s, error_code& ec) {
-  co_await s.async_close(websocket::close_code::normal,
-                         asio::redirect_error(asio::use_awaitable, ec));
+asio::awaitable<void> graceful_close(WebSocketStream& s, error_code& ec,
+                                     websocket::close_code code = websocket::close_code::normal) {
+  co_await s.async_close(code, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+// The graceful close is a courtesy; a peer that never answers must not hold the connection.
+template <typename Stream, typename... Code>
+asio::awaitable<void> close_within_deadline(Stream& stream, Code... code) {
+  asio::steady_timer deadline(stream.get_executor());
+  deadline.expires_after(kShutdownDeadline);
+  auto finished = std::make_shared<bool>(false);
+  deadline.async_wait([&stream, finished](const error_code& ec) {
+    if (!ec && !*finished) {
+      error_code ignored;
+      boost::beast::get_lowest_layer(stream).close(ignored);
+    }
+  });
+  error_code ec;
+  co_await graceful_close(stream, ec, code...);
+  *finished = true;
+  deadline.cancel();
+}
+
+asio::awaitable<std::size_t> read_bytes(WebSocketStream& s, asio::mutable_buffer b, error_code& ec,
+                                        ops::CounterFamily* protocol_errors) {
+  const auto n = co_await s.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec && s.got_text()) {
+    if (protocol_errors) {
+      protocol_errors->with({"WebSocket text frame (MQTT and AMQP need binary frames)"}).inc();
+    }
+    co_await close_within_deadline(s, websocket::close_code::unknown_data);
+    ec = websocket::error::bad_data_frame;
+    co_return 0;
+  }
+  if (protocol_errors &&
+      (ec == websocket::condition::protocol_violation || ec == websocket::error::message_too_big)) {
+    protocol_errors->with({ec.message()}).inc();
+  }
+  co_return n;
 }
 
 void prepare(TlsStream&) {}
@@ -71,11 +115,12 @@ void fill_tls_peer_info(TlsStream& stream, PeerInfo& peer) {
 template <typename Stream>
 StreamTransport<Stream>::StreamTransport(std::unique_ptr<Stream> stream,
                                          std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
-                                         ConnectionSlot slot)
+                                         ConnectionSlot slot, ops::CounterFamily* protocol_errors)
     : ctx_(std::move(ctx)),
       stream_(std::move(stream)),
       peer_(std::move(peer)),
-      slot_(std::move(slot)) {
+      slot_(std::move(slot)),
+      protocol_errors_(protocol_errors) {
   prepare(*stream_);
 }
 
@@ -88,8 +133,7 @@ template <typename Stream>
 asio::awaitable<core::Result<std::size_t>> StreamTransport<Stream>::read_some(
     asio::mutable_buffer b) {
   error_code ec;
-  const auto n =
-      co_await stream_->async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
+  const auto n = co_await read_bytes(*stream_, b, ec, protocol_errors_);
   if (ec) co_return ec;
   co_return n;
 }
@@ -104,21 +148,7 @@ asio::awaitable<core::Result<void>> StreamTransport<Stream>::write(asio::const_b
 
 template <typename Stream>
 asio::awaitable<void> StreamTransport<Stream>::shutdown() {
-  // The graceful close is a courtesy; a peer that never answers must not hold the connection.
-  asio::steady_timer deadline(stream_->get_executor());
-  deadline.expires_after(kShutdownDeadline);
-  auto* stream = stream_.get();
-  auto finished = std::make_shared<bool>(false);
-  deadline.async_wait([stream, finished](const error_code& ec) {
-    if (!ec && !*finished) {
-      error_code ignored;
-      boost::beast::get_lowest_layer(*stream).close(ignored);
-    }
-  });
-  error_code ec;
-  co_await graceful_close(*stream_, ec);
-  *finished = true;
-  deadline.cancel();
+  co_await close_within_deadline(*stream_);
   close();
 }
 

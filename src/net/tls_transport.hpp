@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "edgehub/net/transport.hpp"
+#include "edgehub/ops/metrics.hpp"
 #include "net/connection_slot.hpp"
 
 namespace edgehub::net {
@@ -18,12 +19,15 @@ using WebSocketStream = boost::beast::websocket::stream<TlsStream>;
 void fill_tls_peer_info(TlsStream& stream, PeerInfo& peer);
 
 /// A Transport over a TLS stream or a WebSocket inside TLS; the two differ only in how a buffer
-/// is written and how the stream is closed gracefully (see the .cpp).
+/// is read and written and how the stream is closed gracefully (see the .cpp). A WebSocket read
+/// that breaks RFC 6455, or brings a text message (MQTT and AMQP travel in binary messages), is
+/// counted in `protocol_errors` ({reason}) when given.
 template <typename Stream>
 class StreamTransport final : public Transport {
  public:
   StreamTransport(std::unique_ptr<Stream> stream, std::shared_ptr<boost::asio::ssl::context> ctx,
-                  PeerInfo peer, ConnectionSlot slot);
+                  PeerInfo peer, ConnectionSlot slot,
+                  ops::CounterFamily* protocol_errors = nullptr);
   ~StreamTransport() override;
 
   // Implements edgehub::net::Transport
@@ -40,6 +44,7 @@ class StreamTransport final : public Transport {
   std::unique_ptr<Stream> stream_;
   PeerInfo peer_;
   ConnectionSlot slot_;
+  ops::CounterFamily* protocol_errors_;
 };
 
 using TlsTransport = StreamTransport<TlsStream>;

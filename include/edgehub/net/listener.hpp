@@ -76,6 +76,9 @@ struct ListenerStats {
   ops::CounterFamily& refused;     ///< edgehubd_connections_refused_total{listener,reason}
   ops::GaugeFamily& active;        ///< edgehubd_connections{listener}
   ops::CounterFamily& websocket;   ///< edgehubd_websocket_upgrades_total{subprotocol,result}
+  /// edgehubd_http_protocol_errors_total{reason}: requests and WebSocket streams on 443 refused
+  /// for breaking HTTP/1.1 or RFC 6455 before any handler saw them.
+  ops::CounterFamily& protocol_errors;
 };
 
 class Listener {
