@@ -213,8 +213,12 @@ asio::awaitable<void> Session::run() {
   connect_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
     auto s = weak.lock();
     if (!s || ec || s->conn_.opened() || s->ended_) return;
-    s->count("connect_timeout");
-    ops::log(spdlog::level::info, s->fields(), "AMQP connection closed: no OPEN in time");
+    // A connection refused for malformed input before its OPEN is already counted and only
+    // waits for its peer to read the last frame: it ends here without a second count.
+    if (!s->conn_.output_closed()) {
+      s->count("connect_timeout");
+      ops::log(spdlog::level::info, s->fields(), "AMQP connection closed: no OPEN in time");
+    }
     s->transport_->close();
   });
   flush();

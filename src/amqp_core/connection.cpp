@@ -79,7 +79,9 @@ std::int64_t to_millis(core::SteadyTime t) {
 }
 
 // The metric reason for a connection Proton closed (malformed input, idle timeout, ...).
-std::string_view transport_error_reason(pn_condition_t* c) {
+// `oversized`: the frame that broke the framing announced more than our max-frame-size, which
+// Proton reports as any other "malformed frame".
+std::string_view transport_error_reason(pn_condition_t* c, bool oversized) {
   const char* raw = pn_condition_get_name(c);
   const std::string_view name = raw ? raw : "";
   const char* raw_description = pn_condition_get_description(c);
@@ -87,9 +89,8 @@ std::string_view transport_error_reason(pn_condition_t* c) {
   // Proton's name for a peer that closed the socket without CLOSE: an ordinary disconnect, kept
   // apart from malformed input.
   if (description.find("connection aborted") != std::string_view::npos) return "aborted";
-  if (name == "amqp:connection:framing-error") {
-    return description.find("max") != std::string_view::npos ? "frame_too_large" : "framing_error";
-  }
+  if (name == "amqp:connection:framing-error")
+    return oversized ? "frame_too_large" : "framing_error";
   if (name == "amqp:decode-error") return "decode_error";
   if (name == "amqp:resource-limit-exceeded") return "idle_timeout";
   if (name == "amqp:unauthorized-access") return "sasl_error";
@@ -209,17 +210,17 @@ struct ServerConnection::Impl {
     if (mechanism == "PLAIN") {
       auto plain = parse_plain_response(std::span(response.data(), response.size()));
       if (!plain) {
-        handler.count("sasl_malformed");
+        count_refusal("sasl_malformed");
         return false;
       }
       auto user = parse_plain_user(plain->user);
       if (!user || !user->policy.empty()) {
-        handler.count("sasl_bad_user");
+        count_refusal("sasl_bad_user");
         return false;
       }
       auto expires = handler.authenticate_token(user->id, plain->password);
       if (!expires) {
-        handler.count("sasl_unauthorized");
+        count_refusal("sasl_unauthorized");
         return false;
       }
       plain_identity = user->id;
@@ -234,18 +235,18 @@ struct ServerConnection::Impl {
       if (response.empty()) return true;
       core::ClientId claimed;
       if (!core::ClientId::parse(response, claimed)) {
-        handler.count("sasl_bad_user");
+        count_refusal("sasl_bad_user");
         return false;
       }
       auto expires = handler.authenticate_certificate(claimed);
       if (!expires) {
-        handler.count("sasl_unauthorized");
+        count_refusal("sasl_unauthorized");
         return false;
       }
       authorise(claimed, *expires);
       return true;
     }
-    handler.count("sasl_mechanism");
+    count_refusal("sasl_mechanism");
     return false;
   }
 
@@ -333,12 +334,21 @@ struct ServerConnection::Impl {
       case PN_TRANSPORT_ERROR: {
         pn_condition_t* c = pn_transport_condition(driver.transport);
         if (error.empty()) error = condition_text(c);
-        handler.count(transport_error_reason(c));
+        count_refusal(transport_error_reason(c, guard.saw_oversized_frame()));
         break;
       }
       default:
         break;
     }
+  }
+
+  // One count per connection-ending refusal: after our own refusal (a failed SASL outcome, a
+  // frame the guard refused) Proton raises a transport error for the same event (the SASL
+  // failure, the "connection aborted" of the read side we closed).
+  void count_refusal(std::string_view reason) {
+    if (refusal_counted) return;
+    refusal_counted = true;
+    handler.count(reason);
   }
 
   // Proton 0.37 stops reading on a frame it cannot decode (a performative or SASL frame of
@@ -350,7 +360,7 @@ struct ServerConnection::Impl {
     if (pn_condition_is_set(pn_transport_condition(driver.transport))) return;
     if (pn_connection_state(driver.connection) & PN_REMOTE_CLOSED) return;
     input_failed = true;
-    handler.count("decode_error");
+    count_refusal("decode_error");
     error = "amqp:decode-error: a frame could not be decoded";
     if (protocol_id == 3 && !sasl_done) return;
     // A transport condition makes Proton write CLOSE with it, as for its own framing errors.
@@ -362,7 +372,7 @@ struct ServerConnection::Impl {
   /// protocol errors (CLOSE with the condition), or, during SASL, after the output is flushed.
   void refuse_input(const detail::InboundFrameGuard::Refusal& refusal) {
     input_failed = true;
-    handler.count(refusal.condition == "amqp:decode-error" ? "decode_error" : "invalid_field");
+    count_refusal(refusal.reason);
     error = refusal.condition + ": " + refusal.description;
     if (protocol_id == 3 && !sasl_done) return;
     pn_connection_driver_errorf(&driver, refusal.condition.c_str(), "%s",
@@ -734,8 +744,9 @@ struct ServerConnection::Impl {
   bool opened = false;
   bool dispatching = false;
   bool input_failed = false;
-  bool sasl_done = false;  ///< a SASL outcome was decided
-  int protocol_id = -1;    ///< byte 4 of the first protocol header: 0 AMQP, 3 SASL
+  bool refusal_counted = false;  ///< the refusal that ends this connection is counted
+  bool sasl_done = false;        ///< a SASL outcome was decided
+  int protocol_id = -1;          ///< byte 4 of the first protocol header: 0 AMQP, 3 SASL
   std::uint64_t bytes_in = 0;
   detail::InboundFrameGuard guard{kMaxFrameBytes};
   std::string error;
@@ -768,7 +779,7 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
     impl_->bytes_in += bytes.size();
     impl_->input_failed = true;
     impl_->error = "amqp:connection:framing-error: a non-SASL frame during SASL negotiation";
-    impl_->handler.count("sasl_error");
+    impl_->count_refusal("sasl_error");
     return;
   }
   impl_->bytes_in += bytes.size();
@@ -789,6 +800,12 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
     impl_->refuse_input(*verdict.refusal);
   }
   impl_->report_silent_input_failure();
+  // Proton 0.37 meets a TLS protocol header (id 2, TLS inside our TLS) by closing its output
+  // without a frame or an error; it is the framing error an unknown header is, so say so.
+  if (impl_->protocol_id == 2 && impl_->error.empty()) {
+    impl_->error = "amqp:connection:framing-error: a TLS protocol header inside TLS";
+    impl_->count_refusal("framing_error");
+  }
 }
 
 void ServerConnection::on_input_closed() {

@@ -11,13 +11,16 @@ constexpr std::size_t kFrameHeaderBytes = 8;
 constexpr std::uint8_t kAmqpFrameType = 0;
 constexpr int kMaxNesting = 32;
 constexpr const char* kDecodeError = "amqp:decode-error";
+constexpr const char* kIllegalState = "amqp:illegal-state";
 
 // Performative descriptors (AMQP 1.0 part 2.7).
+constexpr std::uint64_t kOpen = 0x10;
 constexpr std::uint64_t kBegin = 0x11;
 constexpr std::uint64_t kAttach = 0x12;
 constexpr std::uint64_t kTransfer = 0x14;
 constexpr std::uint64_t kDetach = 0x16;
 constexpr std::uint64_t kEnd = 0x17;
+constexpr std::uint64_t kClose = 0x18;
 
 std::uint64_t read_be(std::span<const std::byte> b, std::size_t width) {
   std::uint64_t v = 0;
@@ -196,10 +199,16 @@ InboundFrameGuard::Verdict InboundFrameGuard::inspect(std::span<const std::byte>
       case State::boundary:
         if (held_.empty()) frame_start = pos;
         if (!hold(4)) break;
-        state_ = std::memcmp(held_.data(), "AMQP", 4) == 0 ? State::header : State::frame_head;
+        if (std::memcmp(held_.data(), "AMQP", 4) == 0) {
+          state_ = State::header;
+        } else {
+          // Before any protocol header this is Proton's "unknown protocol", not a frame.
+          state_ = header_seen_ ? State::frame_head : State::passive;
+        }
         break;
       case State::header:
         if (!hold(kFrameHeaderBytes)) break;
+        header_seen_ = true;
         held_.clear();
         state_ = State::boundary;
         break;
@@ -208,8 +217,8 @@ InboundFrameGuard::Verdict InboundFrameGuard::inspect(std::span<const std::byte>
         frame_size_ = static_cast<std::uint32_t>(read_be(held_, 4));
         const std::uint32_t data_offset = 4 * std::to_integer<std::uint32_t>(held_[4]);
         const auto type = std::to_integer<std::uint8_t>(held_[5]);
-        if ((max_frame_bytes_ != 0 && frame_size_ > max_frame_bytes_) ||
-            data_offset < kFrameHeaderBytes || data_offset > frame_size_) {
+        oversized_ = max_frame_bytes_ != 0 && frame_size_ > max_frame_bytes_;
+        if (oversized_ || data_offset < kFrameHeaderBytes || data_offset > frame_size_) {
           state_ = State::passive;  // Proton's framing error; it reads nothing after it
           break;
         }
@@ -230,7 +239,8 @@ InboundFrameGuard::Verdict InboundFrameGuard::inspect(std::span<const std::byte>
         if (check == Check::incomplete && !whole_frame) break;
         if (check != Check::passed) {
           if (check == Check::incomplete) {
-            refusal = {kDecodeError, "a performative runs past the end of its frame"};
+            refusal = {kDecodeError, "a performative runs past the end of its frame",
+                       "decode_error"};
           }
           state_ = State::passive;
           held_.clear();
@@ -264,12 +274,25 @@ InboundFrameGuard::Check InboundFrameGuard::check_performative(Refusal& refusal)
     case Parse::need_more:
       return Check::incomplete;
     case Parse::bad:
-      refusal = {kDecodeError, "a frame whose performative cannot be decoded"};
+      refusal = {kDecodeError, "a frame whose performative cannot be decoded", "decode_error"};
       return Check::refused;
     case Parse::ok:
       break;
   }
+  // AMQP 1.0 2.4.1: OPEN comes first, once. Unknown descriptors are left to Proton.
+  const bool known = p.code >= kOpen && p.code <= kClose;
+  if (known && p.code == kOpen && opened_) {
+    refusal = {kIllegalState, "a second OPEN on the connection", "illegal_state"};
+    return Check::refused;
+  }
+  if (known && p.code != kOpen && !opened_) {
+    refusal = {kIllegalState, "a performative before OPEN", "illegal_state"};
+    return Check::refused;
+  }
   switch (p.code) {
+    case kOpen:
+      opened_ = true;
+      return Check::passed;
     case kTransfer: {
       const Field handle = p.field(0);
       const Field delivery_id = p.field(1);
@@ -277,13 +300,14 @@ InboundFrameGuard::Check InboundFrameGuard::check_performative(Refusal& refusal)
       const Field aborted = p.field(9);
       if (handle.kind == Field::other || delivery_id.kind == Field::other ||
           more.kind == Field::other || aborted.kind == Field::other) {
-        refusal = {kDecodeError, "a transfer field of the wrong type"};
+        refusal = {kDecodeError, "a transfer field of the wrong type", "decode_error"};
         return Check::refused;
       }
       const bool continues = more.value != 0 && aborted.value == 0;
       if (!track_transfer(channel, handle.value, delivery_id.kind == Field::uint, continues)) {
         refusal = {"amqp:invalid-field",
-                   "the first transfer of a multi-frame delivery has no delivery-id"};
+                   "the first transfer of a multi-frame delivery has no delivery-id",
+                   "invalid_field"};
         return Check::refused;
       }
       return Check::passed;

@@ -8,6 +8,9 @@
 // follows the frame boundaries and refuses such a frame before its last byte reaches Proton, so
 // one client can only end its own connection. It checks only what Proton would trust blindly;
 // every other malformation is left to Proton, which reports it as a protocol error.
+//
+// Proton 0.37 also silently ignores a performative before OPEN and a second OPEN (the peer then
+// waits for an answer that never comes); the guard refuses both with amqp:illegal-state.
 
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +31,7 @@ class InboundFrameGuard {
   struct Refusal {
     std::string condition;  ///< AMQP error condition for the CLOSE, e.g. amqp:decode-error
     std::string description;
+    std::string reason;  ///< the metric label (docs/amqp.md), e.g. decode_error
   };
   struct Verdict {
     std::size_t safe_bytes = 0;      ///< prefix of the input that may be given to Proton
@@ -38,6 +42,9 @@ class InboundFrameGuard {
   /// in a way Proton itself rejects (after which Proton reads nothing more), the guard stops
   /// inspecting.
   Verdict inspect(std::span<const std::byte> bytes);
+
+  /// A frame header announced more than `max_frame_bytes` (Proton calls it a "malformed frame").
+  bool saw_oversized_frame() const { return oversized_; }
 
  private:
   enum class State { boundary, header, frame_head, performative, skip, passive };
@@ -60,6 +67,9 @@ class InboundFrameGuard {
   std::uint32_t left_in_frame_ = 0;
   /// (channel, handle) of links in the middle of a multi-frame delivery, as Proton sees them.
   std::set<std::pair<std::uint16_t, std::uint32_t>> continuing_;
+  bool header_seen_ = false;
+  bool opened_ = false;  ///< the peer's OPEN went through
+  bool oversized_ = false;
 };
 
 }  // namespace edgehub::amqp_core::detail

@@ -326,6 +326,14 @@ TEST_F(AmqpConnection, SaslPlainWithBadTokenFailsTheConnection) {
   EXPECT_TRUE(handler.authorised.empty());
 }
 
+// Proton raises its own transport error after a failed SASL outcome: one refusal, one count.
+TEST_F(AmqpConnection, ARefusedSaslPlainIsCountedOnce) {
+  Client c("dev1@sas.myhub", "wrong");
+  pump(c, *server);
+  server->on_input_closed();
+  EXPECT_EQ(handler.counted, std::vector<std::string>{"sasl_unauthorized"});
+}
+
 TEST_F(AmqpConnection, SaslAnonymousThenCbs) {
   Client c(nullptr, nullptr, "ANONYMOUS");
   EXPECT_EQ(cbs(c, "myhub.azure-devices.net%2Fdevices%2Fdev1", kToken), 200);
@@ -639,6 +647,69 @@ TEST_F(AmqpInboundGuard, ATransferFieldOfTheWrongTypeIsADecodeError) {
   EXPECT_NE(server->error_text().find("amqp:decode-error"), std::string::npos)
       << server->error_text();
   EXPECT_TRUE(handler.was_counted("decode_error"));
+}
+
+// A refused frame closes the read side, which Proton reports as "connection aborted": that is
+// the same refusal, counted once, and the CLOSE still names it.
+TEST_F(AmqpInboundGuard, ARefusedFrameIsCountedOnce) {
+  AttachedSender s(*server);
+  handler.counted.clear();
+  inject(transfer_frame(std::string("\x43\x43\xa0\x01t\x43\x42\xa1\x01y", 10), 6, "x"));
+  drain_output(*server);
+  server->on_input_closed();
+  EXPECT_EQ(handler.counted, std::vector<std::string>{"decode_error"});
+}
+
+// Proton 0.37 ignores these silently and the peer would wait for an answer until a timeout.
+TEST_F(AmqpInboundGuard, APerformativeBeforeOpenOrASecondOpenIsAnIllegalState) {
+  const std::string header("AMQP\x00\x01\x00\x00", 8);
+  // BEGIN (remote-channel null, next-outgoing-id 0, windows 1) and OPEN ("c") frames.
+  const std::string begin(
+      "\x00\x00\x00\x14\x02\x00\x00\x00\x00\x53\x11\xc0\x07\x04\x40\x43\x52\x01\x52\x01", 20);
+  const std::string open("\x00\x00\x00\x11\x02\x00\x00\x00\x00\x53\x10\xc0\x04\x01\xa1\x01\x63",
+                         17);
+  for (const auto& [what, bytes] :
+       {std::pair{"BEGIN before OPEN", header + begin}, {"OPEN twice", header + open + open}}) {
+    SCOPED_TRACE(what);
+    SetUp();
+    handler.counted.clear();
+    inject(bytes);
+    const auto out = drain_output(*server);
+    EXPECT_NE(out.find("amqp:illegal-state"), std::string::npos);  // in the CLOSE frame
+    EXPECT_TRUE(server->output_closed());
+    EXPECT_EQ(handler.counted, std::vector<std::string>{"illegal_state"});
+  }
+}
+
+TEST_F(AmqpInboundGuard, AFrameOverMaxFrameSizeIsFrameTooLarge) {
+  const std::string bytes("AMQP\x00\x01\x00\x00\x00\x01\x11\x70\x02\x00\x00\x00", 16);
+  inject(bytes);
+  const auto out = drain_output(*server);
+  EXPECT_NE(out.find("amqp:connection:framing-error"), std::string::npos);
+  EXPECT_EQ(handler.counted, std::vector<std::string>{"frame_too_large"});
+}
+
+// Proton's description of a channel above channel-max mentions "channel_max": a framing error,
+// not an oversized frame.
+TEST_F(AmqpInboundGuard, ABeginAboveChannelMaxIsAFramingError) {
+  const std::string header("AMQP\x00\x01\x00\x00", 8);
+  const std::string open("\x00\x00\x00\x11\x02\x00\x00\x00\x00\x53\x10\xc0\x04\x01\xa1\x01\x63",
+                         17);
+  const std::string begin_on_200(
+      "\x00\x00\x00\x14\x02\x00\x00\xc8\x00\x53\x11\xc0\x07\x04\x40\x43\x52\x01\x52\x01", 20);
+  inject(header + open + begin_on_200);
+  const auto out = drain_output(*server);
+  EXPECT_NE(out.find("amqp:connection:framing-error"), std::string::npos);
+  EXPECT_EQ(handler.counted, std::vector<std::string>{"framing_error"});
+}
+
+// Proton closes its output without a word on a TLS protocol header inside TLS.
+TEST_F(AmqpInboundGuard, ATlsProtocolHeaderIsAFramingError) {
+  inject(std::string("AMQP\x02\x01\x00\x00", 8));
+  drain_output(*server);
+  EXPECT_TRUE(server->output_closed());
+  EXPECT_NE(server->error_text().find("amqp:connection:framing-error"), std::string::npos);
+  EXPECT_EQ(handler.counted, std::vector<std::string>{"framing_error"});
 }
 
 TEST_F(AmqpInboundGuard, AMessageLargerThanAFrameArrivesWhateverTheReadSize) {
