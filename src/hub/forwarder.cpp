@@ -51,6 +51,23 @@ std::shared_ptr<Forwarder> Forwarder::create(std::string endpoint_id,
                                                   options));
 }
 
+ForwarderMetrics::ForwarderMetrics(ops::Registry& registry)
+    : sent(registry.counter("edgehub_messages_sent_total", "Messages sent to an endpoint",
+                            {"from", "to", "from_route_output", "to_route_input", "priority"})),
+      send_duration(registry.summary("edgehub_message_send_duration_seconds",
+                                     "Time from handing a message to its endpoint to its "
+                                     "acknowledgement",
+                                     {"from", "to", "from_route_output", "to_route_input"})),
+      process_duration(registry.summary("edgehub_message_process_duration_seconds",
+                                        "Time from a message's arrival at the gateway to its "
+                                        "acknowledgement by its endpoint",
+                                        {"from", "to", "priority"})),
+      retries(registry.counter("edgehub_operation_retry_total",
+                               "Messages sent again after a failure, a timeout or a reconnect",
+                               {"id", "operation"})),
+      dropped(registry.counter("edgehub_messages_dropped_total", "Messages dropped",
+                               {"reason", "from", "from_route_output"})) {}
+
 Forwarder::Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink,
                      store::MessageStore& store, Scheduler& scheduler, ops::Registry& registry,
                      boost::asio::any_io_executor executor, ForwarderOptions options)
@@ -58,21 +75,7 @@ Forwarder::Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink
       sink_(std::move(sink)),
       store_(store),
       scheduler_(scheduler),
-      sent_(registry.counter("edgehub_messages_sent_total", "Messages sent to an endpoint",
-                             {"from", "to", "from_route_output", "to_route_input", "priority"})),
-      send_duration_(registry.summary("edgehub_message_send_duration_seconds",
-                                      "Time from handing a message to its endpoint to its "
-                                      "acknowledgement",
-                                      {"from", "to", "from_route_output", "to_route_input"})),
-      process_duration_(registry.summary("edgehub_message_process_duration_seconds",
-                                         "Time from a message's arrival at the gateway to its "
-                                         "acknowledgement by its endpoint",
-                                         {"from", "to", "priority"})),
-      retries_(registry.counter("edgehub_operation_retry_total",
-                                "Messages sent again after a failure, a timeout or a reconnect",
-                                {"id", "operation"})),
-      dropped_(registry.counter("edgehub_messages_dropped_total", "Messages dropped",
-                                {"reason", "from", "from_route_output"})),
+      metrics_(registry),
       strand_(boost::asio::make_strand(executor)),
       options_(options),
       random_(std::random_device{}()) {
@@ -260,16 +263,17 @@ void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::Se
     if (!ec) {
       failures_ = 0;
       const auto to = sink_->to_label();
-      sent_.with({it->from, to, it->output, sink_->input_label(), std::to_string(priority)}).inc();
+      metrics_.sent.with({it->from, to, it->output, sink_->input_label(), std::to_string(priority)})
+          .inc();
       const std::chrono::duration<double> sending = std::chrono::steady_clock::now() - it->sent_at;
-      send_duration_.with({it->from, to, it->output, sink_->input_label()})
+      metrics_.send_duration.with({it->from, to, it->output, sink_->input_label()})
           .observe(sending.count());
       const std::chrono::duration<double> processing =
           std::chrono::system_clock::now() - it->enqueued_at;
-      process_duration_.with({it->from, to, std::to_string(priority)})
+      metrics_.process_duration.with({it->from, to, std::to_string(priority)})
           .observe(std::max(0.0, processing.count()));
     } else {
-      dropped_.with({"not_authorized", it->from, it->output}).inc();
+      metrics_.dropped.with({"not_authorized", it->from, it->output}).inc();
       ops::log(spdlog::level::warn, {},
                "forwarder {}: {} refuses messages of {} ({}); message {} dropped", endpoint_id_,
                sink_->to_label(), it->from, ec.message(), seq);
@@ -301,7 +305,7 @@ void Forwarder::on_timeout(std::uint32_t priority, std::uint64_t epoch, store::S
 
 void Forwarder::restart(Queue& q) {
   for (const auto& f : q.in_flight) {
-    if (!f.acked) retries_.with({f.from, "send_message"}).inc();
+    if (!f.acked) metrics_.retries.with({f.from, "send_message"}).inc();
   }
   ++q.epoch;
   q.in_flight.clear();  // their timers cancel with them
@@ -365,7 +369,9 @@ Forwarders::Forwarders(store::MessageStore& store, DeviceChannels& channels, Sch
       registry_(registry),
       executor_(std::move(executor)),
       edge_device_id_(std::move(edge_device_id)),
-      options_(options) {}
+      options_(options) {
+  [[maybe_unused]] const ForwarderMetrics families(registry);  // every family from start-up
+}
 
 Forwarders::~Forwarders() {
   stop_all();

@@ -101,6 +101,17 @@ struct ForwarderOptions {
   std::size_t window_bytes = 0;
 };
 
+/// The forwarders' metric families (edgeHub's names). Registered when Forwarders is built, so
+/// dashboards see every family from start-up, before the first message goes out.
+struct ForwarderMetrics {
+  explicit ForwarderMetrics(ops::Registry& registry);
+  ops::CounterFamily& sent;
+  ops::SummaryFamily& send_duration;
+  ops::SummaryFamily& process_duration;
+  ops::CounterFamily& retries;
+  ops::CounterFamily& dropped;
+};
+
 class Forwarder : public std::enable_shared_from_this<Forwarder> {
  public:
   /// `store`, `scheduler` and `registry` must outlive the forwarder. Call start() once.
@@ -169,11 +180,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::unique_ptr<EndpointSink> sink_;
   store::MessageStore& store_;
   Scheduler& scheduler_;
-  ops::CounterFamily& sent_;
-  ops::SummaryFamily& send_duration_;
-  ops::SummaryFamily& process_duration_;
-  ops::CounterFamily& retries_;
-  ops::CounterFamily& dropped_;
+  ForwarderMetrics metrics_;
   boost::asio::strand<boost::asio::any_io_executor> strand_;
   ForwarderOptions options_;
 
