@@ -382,5 +382,35 @@ TEST_F(HttpMalformed, BrokenWebSocketStreamsAreClosedWithTheirCodeAndCounted) {
   run(cases);
 }
 
+TEST_F(HttpMalformed, GarbageInsideAmqpOverWebSocketGetsAmqpsReactionAndIsCounted) {
+  auto& gw = *gateway_;
+  const std::map<std::string, std::string> labels = {{"protocol", "amqpws"},
+                                                     {"result", "never_opened"}};
+  const auto before = gw.metric("edgehubd_amqp_connections_total", labels);
+  auto c = open_websocket(gw, "AMQPWSB10");
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->write(ws::frame(ws::kBinary, "GARBAGE!")));
+  std::string pending, data;
+  std::uint16_t close_code = 0;
+  while (auto f = ws::read_frame(*c, pending)) {
+    if (f->opcode == ws::kClose) {
+      close_code = f->close_code();
+      break;
+    }
+    data += f->payload;
+  }
+  // AMQP's own answer to an unknown protocol header (Proton's): the AMQP 1.0 header, an OPEN and
+  // a CLOSE with amqp:connection:framing-error naming what it saw.
+  EXPECT_EQ(data.rfind(std::string("AMQP\0\1\0\0", 8), 0), 0u) << data;
+  EXPECT_NE(data.find("amqp:connection:framing-error"), std::string::npos) << data;
+  EXPECT_NE(data.find("Unknown protocol detected: 'GARBAGE!'"), std::string::npos) << data;
+  // The AMQP session ends its transport without a WebSocket close frame today; a close frame
+  // 1000 (the MQTT session's graceful end) would be as right.
+  EXPECT_TRUE(close_code == 0 || close_code == 1000) << close_code;
+  EXPECT_TRUE(c->wait_closed(3s));
+  EXPECT_EQ(gw.metric("edgehubd_amqp_connections_total", labels), before + 1);
+  expect_witnesses_served();
+}
+
 }  // namespace
 }  // namespace edgehub::testing
