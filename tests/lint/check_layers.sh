@@ -17,7 +17,7 @@ declare -A layer=(
 # Third-party header prefix -> modules allowed to include it (in src/ and include/edgehub/).
 declare -A third_party=(
   ["sqlite3.h"]="store"
-  ["proton/"]="amqp amqp_core upstream"
+  ["proton/"]="amqp amqp_core upstream app"  # app: edgehubctl simulate's AMQP client
   ["boost/beast"]="net http"
   ["openssl/"]="net pki identity"
 )

@@ -1,5 +1,5 @@
 // edgehubctl simulate: a load and demo client. Connects N simulated devices, taken from the
-// identities file (SAS devices, in file order), to the gateway's MQTT listener and sends QoS 1
+// identities file (SAS devices, in file order), to the gateway's MQTT or AMQP listener and sends
 // telemetry at R messages per second in total, printing once a second what was sent and
 // acknowledged and how long the acknowledgements took.
 
@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "app/ctl/commands.hpp"
+#include "app/ctl/simulated_amqp.hpp"
 #include "app/ctl/simulated_device.hpp"
 #include "edgehub/config/load.hpp"
 #include "edgehub/identity/keys.hpp"
@@ -36,10 +37,10 @@ void print_simulate_usage(std::FILE* out) {
   std::fprintf(
       out,
       "usage: edgehubctl simulate [--devices N] [--rate R] [--duration SECONDS]\n"
-      "                           [--protocol mqtt] [--config PATH] [--host HOST]\n"
+      "                           [--protocol mqtt|amqp] [--config PATH] [--host HOST]\n"
       "                           [--port PORT] [--window W]\n\n"
       "Connects N simulated devices (the first N enabled SAS devices of the identities\n"
-      "file; add more with `edgehubctl identity add`) to the gateway's MQTT listener over\n"
+      "file; add more with `edgehubctl identity add`) to the gateway's MQTT or AMQP listener over\n"
       "TLS, verified against trust_bundle_cert and the configured hostname, and sends\n"
       "QoS 1 telemetry ({\"device\",\"seq\",\"temp\"}) at R messages per second in total.\n"
       "Prints sent and acknowledged messages and acknowledgement latency every second,\n"
@@ -47,10 +48,10 @@ void print_simulate_usage(std::FILE* out) {
       "  --devices N        simulated devices (default 1)\n"
       "  --rate R           messages per second over all devices (default 10)\n"
       "  --duration S       stop after S seconds (default: run until interrupted)\n"
-      "  --protocol mqtt    the device protocol (MQTT over TLS)\n"
+      "  --protocol P       mqtt (default: MQTT 3.1.1, QoS 1) or amqp (AMQP 1.0, SASL PLAIN)\n"
       "  --config PATH      configuration file (default %s)\n"
-      "  --host HOST        connect here instead of the MQTT listen address\n"
-      "  --port PORT        connect to this port instead of the MQTT listen port\n"
+      "  --host HOST        connect here instead of the protocol's listen address\n"
+      "  --port PORT        connect to this port instead of the protocol's listen port\n"
       "  --window W         unacknowledged messages per device at most (default 32)\n\n"
       "%s",
       kDefaultConfig, kExitCodesHelp);
@@ -66,6 +67,7 @@ struct Options {
   std::size_t devices = 1;
   double rate = 10;
   std::optional<double> duration;
+  std::string protocol = "mqtt";
   std::string config = kDefaultConfig;
   std::optional<std::string> host;
   std::optional<std::uint16_t> port;
@@ -98,7 +100,8 @@ std::optional<int> parse(Args args, Options& o) {
       ok = parse_number(value, d) && d > 0;
       o.duration = d;
     } else if (flag == "--protocol") {
-      ok = value == "mqtt";
+      ok = value == "mqtt" || value == "amqp";
+      o.protocol = value;
     } else if (flag == "--config") {
       o.config = value;
     } else if (flag == "--host") {
@@ -165,13 +168,11 @@ std::optional<std::vector<SimulatedDeviceSettings>> devices_from(const config::G
   return out;
 }
 
-std::string connect_host(const config::GatewayConfig& cfg, const Options& o) {
-  if (o.host) return *o.host;
-  const auto& listen = cfg.listen.mqtt->host;
-  // A wildcard listen address is reached on loopback from this machine.
-  if (listen.empty() || listen == "0.0.0.0") return "127.0.0.1";
-  if (listen == "::") return "::1";
-  return listen;
+/// A wildcard listen address is reached on loopback from this machine.
+std::string loopback_for(const std::string& listen_host) {
+  if (listen_host.empty() || listen_host == "0.0.0.0") return "127.0.0.1";
+  if (listen_host == "::") return "::1";
+  return listen_host;
 }
 
 void print_report(SimulationStats& stats, std::size_t devices, double elapsed,
@@ -189,66 +190,34 @@ void print_report(SimulationStats& stats, std::size_t devices, double elapsed,
   stats.latencies_ms.clear();
 }
 
-}  // namespace
+/// What a run needs besides the devices: where to connect and how to verify the server.
+struct Target {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string tls_hostname;
+  std::string trust_bundle;
+};
 
-int run_simulate(Args args) {
-  Options o;
-  if (auto code = parse(args, o)) return *code;
-
-  std::vector<config::ConfigIssue> issues;
-  auto cfg = config::load_config(o.config, issues);
-  for (const auto& issue : issues)
-    std::fprintf(stderr, "%s\n", issue.to_string().c_str());
-  if (!cfg) {
-    std::fprintf(stderr, "edgehubctl simulate: configuration %s is unusable\n", o.config.c_str());
-    return kExitConfig;
-  }
-  if (!cfg->listen.mqtt && !o.port) {
-    std::fprintf(stderr, "edgehubctl simulate: the MQTT listener is disabled; give --port\n");
-    return kExitConfig;
-  }
-  if (!cfg->trust_bundle_cert) {
-    std::fprintf(stderr,
-                 "edgehubctl simulate: trust_bundle_cert is needed to verify the "
-                 "gateway's certificate\n");
-    return kExitConfig;
-  }
-  std::string error;
-  auto devices = devices_from(*cfg, o.devices, error);
-  if (!devices) {
-    std::fprintf(stderr, "edgehubctl simulate: %s\n", error.c_str());
-    return kExitConfig;
-  }
-
+/// MQTT: the devices' coroutines on one io_context. Returns the seconds spent sending.
+std::optional<double> simulate_mqtt(std::vector<SimulatedDeviceSettings> devices,
+                                    const Target& target, const Options& o,
+                                    SimulationStats& stats) {
   asio::io_context io(1);
   asio::ssl::context tls(asio::ssl::context::tls_client);
   tls.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
   boost::system::error_code ec;
-  tls.load_verify_file(cfg->trust_bundle_cert->string(), ec);
+  tls.load_verify_file(target.trust_bundle, ec);
   if (ec) {
-    std::fprintf(stderr, "edgehubctl simulate: %s: %s\n", cfg->trust_bundle_cert->c_str(),
+    std::fprintf(stderr, "edgehubctl simulate: %s: %s\n", target.trust_bundle.c_str(),
                  ec.message().c_str());
-    return kExitConfig;
+    return std::nullopt;
   }
   tls.set_verify_mode(asio::ssl::verify_peer);
-  tls.set_verify_callback(asio::ssl::host_name_verification(cfg->hostname));
+  tls.set_verify_callback(asio::ssl::host_name_verification(target.tls_hostname));
 
-  const auto host = connect_host(*cfg, o);
-  const auto port = o.port ? *o.port : cfg->listen.mqtt->port;
-  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(static_cast<double>(o.devices) / o.rate));
-  std::printf("simulating %zu device(s) -> %s:%u (MQTT over TLS, %s), %.1f msg/s in total\n",
-              o.devices, host.c_str(), port, cfg->hostname.c_str(), o.rate);
-
-  SimulationStats stats;
   std::vector<std::unique_ptr<SimulatedDevice>> sims;
-  for (auto& d : *devices) {
-    d.host = host;
-    d.port = port;
-    d.interval = interval;
-    d.window = o.window;
+  for (auto& d : devices)
     sims.push_back(std::make_unique<SimulatedDevice>(io, tls, std::move(d), stats));
-  }
   std::size_t running = sims.size();
   for (auto& s : sims) {
     asio::co_spawn(io, s->run(), [&running](std::exception_ptr) { --running; });
@@ -294,17 +263,90 @@ int run_simulate(Args args) {
       },
       asio::detached);
   io.run();
-
   // The rate is over the sending period; the drain of the last acknowledgements is not in it.
   if (!stopping) stopped_at = std::chrono::steady_clock::now();
-  const double elapsed = std::chrono::duration<double>(stopped_at - start).count();
+  return std::chrono::duration<double>(stopped_at - start).count();
+}
+
+double simulate_amqp(const std::vector<SimulatedDeviceSettings>& devices, const Target& target,
+                     const Options& o, SimulationStats& stats) {
+  AmqpSimulationOptions options;
+  options.host = target.host;
+  options.port = target.port;
+  options.tls_hostname = target.tls_hostname;
+  options.trust_bundle = target.trust_bundle;
+  options.duration_seconds = o.duration;
+  std::uint64_t acknowledged_before = 0;
+  options.report = [&](double elapsed) {
+    print_report(stats, devices.size(), elapsed, acknowledged_before, 1.0);
+    acknowledged_before = stats.acknowledged;
+  };
+  return run_amqp_simulation(devices, options, stats);
+}
+
+}  // namespace
+
+int run_simulate(Args args) {
+  Options o;
+  if (auto code = parse(args, o)) return *code;
+
+  std::vector<config::ConfigIssue> issues;
+  auto cfg = config::load_config(o.config, issues);
+  for (const auto& issue : issues)
+    std::fprintf(stderr, "%s\n", issue.to_string().c_str());
+  if (!cfg) {
+    std::fprintf(stderr, "edgehubctl simulate: configuration %s is unusable\n", o.config.c_str());
+    return kExitConfig;
+  }
+  const bool amqp = o.protocol == "amqp";
+  const auto& listen = amqp ? cfg->listen.amqp : cfg->listen.mqtt;
+  if (!listen && (!o.port || !o.host)) {
+    std::fprintf(stderr,
+                 "edgehubctl simulate: the %s listener is disabled; give --host and --port\n",
+                 amqp ? "AMQP" : "MQTT");
+    return kExitConfig;
+  }
+  if (!cfg->trust_bundle_cert) {
+    std::fprintf(stderr,
+                 "edgehubctl simulate: trust_bundle_cert is needed to verify the "
+                 "gateway's certificate\n");
+    return kExitConfig;
+  }
+  std::string error;
+  auto devices = devices_from(*cfg, o.devices, error);
+  if (!devices) {
+    std::fprintf(stderr, "edgehubctl simulate: %s\n", error.c_str());
+    return kExitConfig;
+  }
+
+  Target target;
+  target.host = o.host ? *o.host : loopback_for(listen->host);
+  target.port = o.port ? *o.port : listen->port;
+  target.tls_hostname = cfg->hostname;
+  target.trust_bundle = cfg->trust_bundle_cert->string();
+  const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(o.devices) / o.rate));
+  for (auto& d : *devices) {
+    d.host = target.host;
+    d.port = target.port;
+    d.interval = interval;
+    d.window = o.window;
+  }
+  std::printf("simulating %zu device(s) -> %s:%u (%s over TLS, %s), %.1f msg/s in total\n",
+              o.devices, target.host.c_str(), target.port, amqp ? "AMQP" : "MQTT",
+              cfg->hostname.c_str(), o.rate);
+
+  SimulationStats stats;
+  const auto sending = amqp ? std::optional<double>(simulate_amqp(*devices, target, o, stats))
+                            : simulate_mqtt(std::move(*devices), target, o, stats);
+  if (!sending) return kExitConfig;
   std::printf(
       "\nsummary: %llu of %zu device(s) connected, %llu sent, %llu acknowledged in %.1f s "
       "(%.0f msg/s); %llu connection(s) lost\n",
-      static_cast<unsigned long long>(stats.connected), sims.size(),
+      static_cast<unsigned long long>(stats.connected), o.devices,
       static_cast<unsigned long long>(stats.sent),
-      static_cast<unsigned long long>(stats.acknowledged), elapsed,
-      static_cast<double>(stats.acknowledged) / std::max(elapsed, 0.001),
+      static_cast<unsigned long long>(stats.acknowledged), *sending,
+      static_cast<double>(stats.acknowledged) / std::max(*sending, 0.001),
       static_cast<unsigned long long>(stats.disconnects));
   if (!stats.last_error.empty()) std::printf("last error: %s\n", stats.last_error.c_str());
   if (stats.connected == 0) return kExitUnavailable;

@@ -38,9 +38,12 @@ GatewayUnderTestOptions three_devices() {
   return o;
 }
 
-TEST(CtlSimulate, DevicesSendTelemetryThatIsAcknowledgedAndRouted) {
+class CtlSimulateProtocol : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CtlSimulateProtocol, DevicesSendTelemetryThatIsAcknowledgedAndRouted) {
   GatewayUnderTest gw(three_devices());
-  const auto run = simulate(gw, {"--devices", "3", "--rate", "60", "--duration", "2"});
+  const auto run =
+      simulate(gw, {"--protocol", GetParam(), "--devices", "3", "--rate", "60", "--duration", "2"});
   ASSERT_EQ(run.code, 0) << run.out << run.err << gw.process().stderr_text();
   std::printf("%s", run.out.c_str());
   std::smatch m;
@@ -59,6 +62,8 @@ TEST(CtlSimulate, DevicesSendTelemetryThatIsAcknowledgedAndRouted) {
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(MqttAndAmqp, CtlSimulateProtocol, ::testing::Values("mqtt", "amqp"));
+
 TEST(CtlSimulate, MisuseEndsWithTheDocumentedExitCodes) {
   GatewayUnderTest gw(three_devices());
   auto more = simulate(gw, {"--devices", "5", "--duration", "1"});
@@ -70,9 +75,11 @@ TEST(CtlSimulate, MisuseEndsWithTheDocumentedExitCodes) {
   // Nothing listening: no device connects.
   gw.process().signal(SIGTERM);
   ASSERT_EQ(gw.process().wait_for(15s), 0);
-  auto down = simulate(gw, {"--devices", "1", "--duration", "1"});
-  EXPECT_EQ(down.code, 69) << down.out << down.err;
-  EXPECT_NE(down.out.find("last error"), std::string::npos) << down.out;
+  for (const char* protocol : {"mqtt", "amqp"}) {
+    auto down = simulate(gw, {"--protocol", protocol, "--devices", "1", "--duration", "1"});
+    EXPECT_EQ(down.code, 69) << protocol << "\n" << down.out << down.err;
+    EXPECT_NE(down.out.find("last error"), std::string::npos) << down.out;
+  }
 }
 
 }  // namespace
