@@ -185,6 +185,7 @@ class Session : public std::enable_shared_from_this<Session>, public amqp_core::
   std::size_t outbox_bytes_ = 0;
   bool closing_ = false;
   bool ended_ = false;
+  bool closed_and_counted_ = false;  ///< we closed the socket and counted why
   bool in_flush_ = false;
 };
 
@@ -217,6 +218,7 @@ asio::awaitable<void> Session::run() {
     // waits for its peer to read the last frame: it ends here without a second count.
     if (!s->conn_.output_closed()) {
       s->count("connect_timeout");
+      s->closed_and_counted_ = true;
       ops::log(spdlog::level::info, s->fields(), "AMQP connection closed: no OPEN in time");
     }
     s->transport_->close();
@@ -228,7 +230,8 @@ asio::awaitable<void> Session::run() {
   while (!ended_) {
     auto n = co_await transport_->read_some(asio::buffer(buffer));
     if (!n) {
-      engine([&] { conn_.on_input_closed(); });
+      // Proton would count a socket we closed ourselves as the peer's abort.
+      if (!closed_and_counted_) engine([&] { conn_.on_input_closed(); });
       break;
     }
     bytes_in.inc(*n);
@@ -262,6 +265,7 @@ void Session::flush() {
   }
   if (outbox_bytes_ > kMaxOutboxBytes && !closing_) {
     count("slow_consumer");
+    closed_and_counted_ = true;
     ops::log(spdlog::level::warn, fields(),
              "closing an AMQP connection that does not read ({} bytes queued)", outbox_bytes_);
     closing_ = true;

@@ -2,9 +2,9 @@
 // Every case is sent on its own connection as raw bytes and asserts the exact reaction of
 // edgehubd (the CLOSE and its condition, the SASL outcome, the link's DETACH or the delivery's
 // rejection, or a close with nothing more sent), that edgehubd_amqp_refused_total counted it
-// under the reason docs/amqp.md names, and that a client connected before the case still sends
-// telemetry and gets it accepted. Each offending connection must then be closed by the gateway.
-// One daemon serves each test.
+// once, under the reason docs/amqp.md names, and that a client connected before the case still
+// sends telemetry and gets it accepted. Each offending connection must then be closed by the
+// gateway. One daemon serves each test.
 
 #include <gtest/gtest.h>
 
@@ -87,6 +87,8 @@ class Witness {
   }
   bool ready() const { return link_ >= 0; }
   std::string error() const { return client_->error(); }
+  /// Ends the connection with CLOSE, so its end is not counted as an abort.
+  void close() { client_->close(); }
   bool check() {
     if (!ready()) return false;
     proton::message m(proton::binary(std::string("{\"witness\":true}")));
@@ -180,6 +182,7 @@ class AmqpMalformed : public ::testing::Test {
     for (const auto& c : cases) {
       SCOPED_TRACE(c.name);
       const auto before = refused(c.expected.reason);
+      const auto all_before = gw.metric(kRefused, {{"protocol", "amqp"}});
       auto bad = std::make_unique<RawConnection>(gw.client_options(gw.ports().amqp));
       ASSERT_TRUE(bad->connect()) << bad->error();
       ASSERT_TRUE(bad->write(c.bytes));
@@ -190,6 +193,8 @@ class AmqpMalformed : public ::testing::Test {
       expect_reaction(*bad, c.expected);
       EXPECT_EQ(refused(c.expected.reason), before + 1)
           << kRefused << "{reason=\"" << c.expected.reason << "\"} counts the case";
+      EXPECT_EQ(gw.metric(kRefused, {{"protocol", "amqp"}}), all_before + 1)
+          << "one refusal, one count";
       EXPECT_TRUE(witness.check()) << "a client connected before is unaffected";
       const bool connection_stays =
           c.expected.kind == Expected::detach || c.expected.kind == Expected::rejected;
@@ -205,6 +210,7 @@ class AmqpMalformed : public ::testing::Test {
     }
     EXPECT_TRUE(witness.check());
     EXPECT_TRUE(gw.process().running());
+    witness.close();
   }
 
   static GatewayUnderTest* gateway_;
