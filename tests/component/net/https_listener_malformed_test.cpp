@@ -3,7 +3,8 @@
 // WebSocket frame that breaks RFC 6455 closes the connection at once with Beast's close code (the
 // socket used to stay open, Beast waiting for a TLS close_notify with no timer); a text message
 // is closed with 1003 (MQTT and AMQP need binary). Each is counted in
-// edgehubd_http_protocol_errors_total{reason}.
+// edgehubd_http_protocol_errors_total{reason}, as are a body cut short and a header cut off at
+// its deadline, but not a keep-alive connection that closes or idles between requests.
 
 #include <gtest/gtest.h>
 
@@ -38,6 +39,7 @@ asio::awaitable<void> drain(std::unique_ptr<Transport> t) {
 class HttpsListenerMalformed : public ::testing::Test {
  protected:
   void SetUp() override {
+    limits_.connect_timeout = 700ms;  // the request header deadline (slow loris)
     std::string why;
     auto ca = pki::load_edge_ca(pki_.files.edge_ca_full_chain, pki_.files.edge_ca_key,
                                 pki_.files.root_cert, core::SystemClock::instance().now(), why);
@@ -130,6 +132,22 @@ TEST_F(HttpsListenerMalformed, BodyCutShortIsCountedButAClosedIdleConnectionIsNo
   ASSERT_TRUE(probe->write("GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"));
   EXPECT_EQ(probe->read_until("}").rfind("HTTP/1.1 404", 0), 0u);
   EXPECT_EQ(errors("partial message"), 1u);
+}
+
+TEST_F(HttpsListenerMalformed, HeaderCutOffAtTheDeadlineIsCountedButAnIdleConnectionIsNot) {
+  auto idle = open();  // sends nothing: closed at the deadline, nothing refused
+  auto slow = open();
+  ASSERT_TRUE(slow->write("GET /x HTTP/1.1\r\nHost: gw\r\nX-Slow: "));
+  EXPECT_TRUE(slow->wait_closed(5s));
+  EXPECT_TRUE(idle->wait_closed(5s));
+  // The socket closes under the pending read; the count follows when that read completes.
+  for (int i = 0; i < 50 && errors("request timeout") == 0; ++i)
+    std::this_thread::sleep_for(100ms);
+  auto probe = open();  // answered after both closes were handled
+  ASSERT_TRUE(probe->write("GET /x HTTP/1.1\r\nHost: gw\r\n\r\n"));
+  EXPECT_EQ(probe->read_until("}").rfind("HTTP/1.1 404", 0), 0u);
+  EXPECT_EQ(errors("request timeout"), 1u);
+  EXPECT_EQ(errors("partial message"), 0u);
 }
 
 TEST_F(HttpsListenerMalformed, UnmaskedWebSocketFrameIsClosedAtOnceWith1002AndCounted) {
