@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgehub/core/message.hpp"
+#include "edgehub/net/websocket_upgrade.hpp"
 #include "edgehub/ops/logging.hpp"
 #include "net/connection_slot.hpp"
 #include "net/tls_transport.hpp"
@@ -79,7 +80,6 @@ namespace {
 constexpr auto kHttpHeaderDeadline = std::chrono::seconds(10);
 constexpr auto kHttpBodyDeadline = std::chrono::seconds(30);
 constexpr std::uint32_t kHttpHeaderLimit = 16 * 1024;
-constexpr std::string_view kWebSocketPath = "/$iothub/websocket";
 // A WebSocket message carries a chunk of the MQTT or AMQP byte stream; a client never needs a
 // message larger than the biggest packet/frame plus framing.
 constexpr std::uint64_t kWebSocketMessageMargin = 64 * 1024;
@@ -114,32 +114,6 @@ class Deadline {
   asio::steady_timer timer_;
   std::shared_ptr<bool> armed_;  // shared with the handler, which may run after this object dies
 };
-
-// Picks the subprotocol a WebSocket client offered, case-insensitively, and keeps the exact
-// token it sent so the 101 response can echo it (iot-hub-protocol.md §4).
-std::string select_subprotocol(std::string_view offered, std::string_view& which) {
-  std::size_t pos = 0;
-  while (pos <= offered.size()) {
-    auto comma = offered.find(',', pos);
-    if (comma == std::string_view::npos) comma = offered.size();
-    auto token = offered.substr(pos, comma - pos);
-    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-      token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-      token.remove_suffix(1);
-    if (core::iequals(token, "mqtt")) {
-      which = "mqtt";
-      return std::string(token);
-    }
-    if (core::iequals(token, "AMQPWSB10")) {
-      which = "amqp";
-      return std::string(token);
-    }
-    pos = comma + 1;
-  }
-  which = {};
-  return {};
-}
 
 }  // namespace
 
@@ -242,19 +216,19 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
     }
     auto& req = parser.get();
     if (websocket::is_upgrade(req)) {
-      auto target = std::string_view(req.target().data(), req.target().size());
-      const auto path = target.substr(0, target.find('?'));
-      std::string_view which;
       const auto offered = req[http::field::sec_websocket_protocol];
-      const auto token =
-          select_subprotocol(std::string_view(offered.data(), offered.size()), which);
-      const SessionHandler* handler = which == "mqtt"   ? &state->handlers.mqtt
-                                      : which == "amqp" ? &state->handlers.amqp
-                                                        : nullptr;
-      if (path != kWebSocketPath || !handler || !*handler) {
-        const bool wrong_path = path != kWebSocketPath;
-        state->stats.websocket.with({which.empty() ? "unknown" : std::string(which), "refused"})
-            .inc();
+      const auto upgrade =
+          decide_websocket_upgrade(std::string_view(req.target().data(), req.target().size()),
+                                   std::string_view(offered.data(), offered.size()));
+      const std::string which(upgrade.label());
+      const auto& token = upgrade.subprotocol;
+      const SessionHandler* handler =
+          upgrade.carried == CarriedProtocol::mqtt   ? &state->handlers.mqtt
+          : upgrade.carried == CarriedProtocol::amqp ? &state->handlers.amqp
+                                                     : nullptr;
+      if (!upgrade.accepted() || !handler || !*handler) {
+        const bool wrong_path = upgrade.wrong_path;
+        state->stats.websocket.with({which, "refused"}).inc();
         ops::log(
             spdlog::level::info, fields, "https: WebSocket upgrade refused ({})",
             wrong_path ? "path is not /$iothub/websocket" : "no supported Sec-WebSocket-Protocol");
@@ -286,12 +260,12 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       ws->read_message_max(state->limits.max_message_bytes + kWebSocketMessageMargin);
       co_await ws->async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
-        state->stats.websocket.with({std::string(which), "failed"}).inc();
+        state->stats.websocket.with({which, "failed"}).inc();
         ops::log(spdlog::level::info, fields, "https: WebSocket handshake failed: {}",
                  ec.message());
         co_return;
       }
-      state->stats.websocket.with({std::string(which), "accepted"}).inc();
+      state->stats.websocket.with({which, "accepted"}).inc();
       peer.kind = TransportKind::websocket;
       peer.subprotocol = token;
       (*handler)(std::make_unique<WebSocketTransport>(std::move(ws), std::move(ctx),
