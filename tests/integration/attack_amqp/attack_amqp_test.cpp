@@ -12,6 +12,7 @@
 #include <chrono>
 
 #include "edgehub/identity/sas_token.hpp"
+#include "integration/amqp_malformed/amqp_wire.hpp"
 #include "integration/mqtt_malformed/gateway_under_test.hpp"
 #include "support/amqp/amqp_test_client.hpp"
 
@@ -293,6 +294,50 @@ TEST_F(AttackAmqp, BadClientCertificatesAreRefusedAtTheLinkAndCounted) {
   ASSERT_TRUE(good.open()) << good.error();
   const auto link = good.attach_sender(events_of("xca"));
   EXPECT_TRUE(good.wait_attached(link)) << good.link_error(link);
+}
+
+// SASL EXTERNAL may name the identity the certificate is for (docs/amqp.md); naming another one
+// is refused with the outcome `auth` before any frame of the connection is read.
+TEST_F(AttackAmqp, SaslExternalNamingAnotherIdentityIsRefusedAndCounted) {
+  using namespace amqp_wire;
+  const auto& xca = gateway_->pki().files.devices[0];
+  struct Attempt {
+    std::string name;
+    std::string claimed;
+    Labels labels;
+  };
+  const std::vector<Attempt> attempts = {
+      {"xca's certificate naming xcn", "xcn", failed("xcn", "wrong_common_name")},
+      {"xca's certificate naming a SAS device", "dev1", failed("dev1", "wrong_auth_type")},
+      {"xca's certificate naming a module", "gw/mod1", failed("gw/mod1", "module_x509")},
+  };
+  auto external = [&](const std::string& claimed) {
+    auto o = gateway_->client_options(gateway_->ports().amqp);
+    o.cert_file = xca.cert;
+    o.key_file = xca.key;
+    auto c = std::make_unique<RawConnection>(o);
+    EXPECT_TRUE(c->connect()) << c->error();
+    EXPECT_TRUE(c->write(sasl_protocol_header() + sasl_init_frame("EXTERNAL", claimed)));
+    return c;
+  };
+  for (const auto& a : attempts) {
+    SCOPED_TRACE(a.name);
+    const auto counted = metric(kRefused, refused("sasl_unauthorized"));
+    const auto failed_before = metric(kConnectFailed, a.labels);
+    const auto admitted_before = admitted();
+    auto c = external(a.claimed);
+    const auto outcome = c->read_until_performative(kSaslOutcome);
+    ASSERT_TRUE(outcome) << c->summary();
+    EXPECT_EQ(outcome->sasl_code, 1) << "auth";
+    EXPECT_EQ(metric(kRefused, refused("sasl_unauthorized")), counted + 1);
+    EXPECT_EQ(metric(kConnectFailed, a.labels), failed_before + 1) << "the authenticator counts";
+    EXPECT_EQ(admitted(), admitted_before) << "never admitted";
+  }
+  // The control: the certificate naming its own identity succeeds (code 0, ok).
+  auto good = external("xca");
+  const auto outcome = good->read_until_performative(kSaslOutcome);
+  ASSERT_TRUE(outcome) << good->summary();
+  EXPECT_EQ(outcome->sasl_code, 0);
 }
 
 TEST_F(AttackAmqp, AnIdentityAttachesOnlyInItsOwnSpace) {
