@@ -322,6 +322,16 @@ TEST_F(AttackHttp, BadClientCertificatesAreRefusedAndCounted) {
                 failed("xexp", "certificate_expired"), xexp.selfsigned_cert, xexp.selfsigned_key),
       telemetry("certificate presented for a SAS device", "dev1", failed("dev1", "wrong_auth_type"),
                 xca.cert, xca.key),
+      {"certificate presented by a method-calling module",
+       "POST",
+       "/twins/dev2/methods",
+       {"x-ms-edge-moduleId: gw/mod1"},
+       R"({"methodName":"m","payload":{},"responseTimeoutInSeconds":5})",
+       401,
+       "invoke_method",
+       failed("gw/mod1", "module_x509"),
+       xca.cert,
+       xca.key},
   };
   for (const auto& a : attempts)
     expect_refused(a);
