@@ -13,7 +13,7 @@
 
 #include "edgehub/identity/sas_token.hpp"
 #include "integration/amqp_malformed/amqp_wire.hpp"
-#include "integration/mqtt_malformed/gateway_under_test.hpp"
+#include "integration/mqtt_malformed/attack_cast.hpp"
 #include "support/amqp/amqp_test_client.hpp"
 
 namespace edgehub::testing {
@@ -27,7 +27,6 @@ constexpr const char* kRefused = "edgehubd_amqp_refused_total";
 constexpr const char* kIdentityAuth = "edgehubd_amqp_identity_auth_total";
 constexpr const char* kHub = "hub.azure-devices.net";
 // A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
-constexpr const char* kOtherKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 std::string resource(const std::string& path) {
   return std::string(kHub) + "/devices/" + path;
@@ -50,10 +49,6 @@ std::string events_of(const std::string& path) {
   return "/devices/" + path + "/messages/events";
 }
 
-std::string entry(const std::string& kind, const std::string& id, const std::string& body) {
-  return "[[" + kind + "]]\nid = \"" + id + "\"\n" + body;
-}
-
 Labels failed(const std::string& id, const std::string& why) {
   return {{"id", id}, {"reason", why}};
 }
@@ -65,25 +60,8 @@ Labels refused(const std::string& reason) {
 class AttackAmqp : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    GatewayUnderTestOptions o;
-    o.pki.devices = {"xca", "xthumb", "xexp", "xother"};
-    o.pki.expired_devices = {"xexp"};
-    gateway_ = new GatewayUnderTest(std::move(o));
-    const auto& devices = gateway_->pki().files.devices;
-    identities_ = entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n") +
-                  entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n") +
-                  entry("device", "gw", "primary_key = \"" + std::string(kTestKey) + "\"\n") +
-                  entry("device", "off",
-                        "primary_key = \"" + std::string(kTestKey) + "\"\nenabled = false\n") +
-                  entry("device", "xca", "auth = \"x509_ca\"\n") +
-                  entry("device", "xcn", "auth = \"x509_ca\"\n") +
-                  entry("device", "xthumb",
-                        "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
-                            devices[3].sha1_thumbprint + "\"\n") +
-                  entry("device", "xexp",
-                        "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
-                            devices[2].sha1_thumbprint + "\"\n") +
-                  entry("module", "mod1", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
+    gateway_ = new GatewayUnderTest(attack_gateway_options());
+    identities_ = attack_identities(gateway_->pki());
     gateway_->write_identities(identities_);
     ASSERT_TRUE(gateway_->reload());
   }
@@ -395,12 +373,13 @@ TEST_F(AttackAmqp, RemovedOrDisabledIdentitiesAreDetachedOnReload) {
   // dev1 removed, dev2 disabled, gw unchanged.
   auto text = identities_;
   const auto dev1_entry =
-      entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
+      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
   text.erase(text.find(dev1_entry), dev1_entry.size());
   const auto dev2_entry =
-      entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
-  text.replace(text.find(dev2_entry), dev2_entry.size(),
-               entry("device", "dev2",
+      identity_entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
+  text.replace(
+      text.find(dev2_entry), dev2_entry.size(),
+      identity_entry("device", "dev2",
                      "primary_key = \"" + std::string(kOtherKey) + "\"\nenabled = false\n"));
   gw.write_identities(text);
   ASSERT_TRUE(gw.reload());

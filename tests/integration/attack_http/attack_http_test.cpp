@@ -11,7 +11,7 @@
 
 #include "edgehub/identity/sas_token.hpp"
 #include "integration/http_malformed/https_wire.hpp"
-#include "integration/mqtt_malformed/gateway_under_test.hpp"
+#include "integration/mqtt_malformed/attack_cast.hpp"
 
 namespace edgehub::testing {
 namespace {
@@ -22,7 +22,6 @@ constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRequests = "edgehubd_http_requests_total";
 constexpr const char* kHub = "hub.azure-devices.net";
 // A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
-constexpr const char* kOtherKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 constexpr const char* kApi = "?api-version=2021-04-12";
 
 std::string token(const std::string& resource, const char* key,
@@ -35,10 +34,6 @@ std::string token(const std::string& resource, const char* key,
 
 std::string hub(const std::string& path) {
   return std::string(kHub) + "/" + path;
-}
-
-std::string entry(const std::string& kind, const std::string& id, const std::string& body) {
-  return "[[" + kind + "]]\nid = \"" + id + "\"\n" + body;
 }
 
 std::string events(const std::string& device) {
@@ -77,25 +72,8 @@ struct Attempt {
 class AttackHttp : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    GatewayUnderTestOptions o;
-    o.pki.devices = {"xca", "xthumb", "xexp", "xother"};
-    o.pki.expired_devices = {"xexp"};
-    gateway_ = new GatewayUnderTest(std::move(o));
-    const auto& devices = gateway_->pki().files.devices;
-    identities_ = entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n") +
-                  entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n") +
-                  entry("device", "gw", "primary_key = \"" + std::string(kTestKey) + "\"\n") +
-                  entry("device", "off",
-                        "primary_key = \"" + std::string(kTestKey) + "\"\nenabled = false\n") +
-                  entry("device", "xca", "auth = \"x509_ca\"\n") +
-                  entry("device", "xcn", "auth = \"x509_ca\"\n") +
-                  entry("device", "xthumb",
-                        "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
-                            devices[3].sha1_thumbprint + "\"\n") +
-                  entry("device", "xexp",
-                        "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
-                            devices[2].sha1_thumbprint + "\"\n") +
-                  entry("module", "mod1", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
+    gateway_ = new GatewayUnderTest(attack_gateway_options());
+    identities_ = attack_identities(gateway_->pki());
     gateway_->write_identities(identities_);
     ASSERT_TRUE(gateway_->reload());
   }
@@ -356,12 +334,13 @@ TEST_F(AttackHttp, RemovedOrDisabledIdentitiesAreRefusedOnTheirOpenConnectionAft
   // dev1 removed, dev2 disabled.
   auto text = identities_;
   const auto dev1_entry =
-      entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
+      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
   text.erase(text.find(dev1_entry), dev1_entry.size());
   const auto dev2_entry =
-      entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
-  text.replace(text.find(dev2_entry), dev2_entry.size(),
-               entry("device", "dev2",
+      identity_entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
+  text.replace(
+      text.find(dev2_entry), dev2_entry.size(),
+      identity_entry("device", "dev2",
                      "primary_key = \"" + std::string(kOtherKey) + "\"\nenabled = false\n"));
   gw.write_identities(text);
   ASSERT_TRUE(gw.reload());

@@ -8,7 +8,7 @@
 #include <chrono>
 
 #include "edgehub/identity/sas_token.hpp"
-#include "integration/mqtt_malformed/gateway_under_test.hpp"
+#include "integration/mqtt_malformed/attack_cast.hpp"
 
 namespace edgehub::testing {
 namespace {
@@ -21,7 +21,6 @@ constexpr const char* kRefused = "edgehubd_mqtt_refused_total";
 constexpr const char* kConnects = "edgehubd_mqtt_connects_total";
 constexpr const char* kHub = "hub.azure-devices.net";
 // A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
-constexpr const char* kOtherKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 std::vector<std::byte> bytes(const std::string& s) {
   return {reinterpret_cast<const std::byte*>(s.data()),
@@ -47,32 +46,11 @@ proto::Connect claim(const std::string& id, const std::string& password,
   return c;
 }
 
-std::string entry(const std::string& kind, const std::string& id, const std::string& body) {
-  return "[[" + kind + "]]\nid = \"" + id + "\"\n" + body;
-}
-
 class AttackMqtt : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    GatewayUnderTestOptions o;
-    o.pki.devices = {"xca", "xthumb", "xexp", "xother"};
-    o.pki.expired_devices = {"xexp"};
-    gateway_ = new GatewayUnderTest(std::move(o));
-    const auto& devices = gateway_->pki().files.devices;
-    identities_ = entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n") +
-                  entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n") +
-                  entry("device", "gw", "primary_key = \"" + std::string(kTestKey) + "\"\n") +
-                  entry("device", "off",
-                        "primary_key = \"" + std::string(kTestKey) + "\"\nenabled = false\n") +
-                  entry("device", "xca", "auth = \"x509_ca\"\n") +
-                  entry("device", "xcn", "auth = \"x509_ca\"\n") +
-                  entry("device", "xthumb",
-                        "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
-                            devices[3].sha1_thumbprint + "\"\n") +
-                  entry("device", "xexp",
-                        "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
-                            devices[2].sha1_thumbprint + "\"\n") +
-                  entry("module", "mod1", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
+    gateway_ = new GatewayUnderTest(attack_gateway_options());
+    identities_ = attack_identities(gateway_->pki());
     gateway_->write_identities(identities_);
     ASSERT_TRUE(gateway_->reload());
   }
@@ -286,12 +264,13 @@ TEST_F(AttackMqtt, RemovedOrDisabledIdentitiesAreDisconnectedOnReload) {
   // dev1 removed, dev2 disabled, gw unchanged.
   auto text = identities_;
   const auto dev1_entry =
-      entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
+      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
   text.erase(text.find(dev1_entry), dev1_entry.size());
   const auto dev2_entry =
-      entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
-  text.replace(text.find(dev2_entry), dev2_entry.size(),
-               entry("device", "dev2",
+      identity_entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
+  text.replace(
+      text.find(dev2_entry), dev2_entry.size(),
+      identity_entry("device", "dev2",
                      "primary_key = \"" + std::string(kOtherKey) + "\"\nenabled = false\n"));
   gw.write_identities(text);
   ASSERT_TRUE(gw.reload());
