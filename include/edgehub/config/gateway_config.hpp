@@ -112,7 +112,9 @@ struct GatewayConfig {
   // [gateway]
   std::filesystem::path state_dir = "/var/lib/edgehubd";
   std::optional<std::filesystem::path> identities;
-  UpstreamProtocol upstream_protocol = UpstreamProtocol::amqp;
+  /// MQTT by default, unlike edgeHub (AMQP): edgehubd's AMQP upstream does not exist yet, and a
+  /// default that cannot forward would keep every $upstream message in the store.
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::mqtt;
   AuthenticationMode authentication_mode = AuthenticationMode::scope;
   std::optional<HostPort> metrics = HostPort{"127.0.0.1", 9600};  ///< absent: disabled
   /// [gateway] admin_socket: the Unix socket `edgehubctl status` and `config apply` talk to

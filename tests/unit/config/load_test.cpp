@@ -118,7 +118,7 @@ TEST(LoadConfig, MinimalFileGetsDocumentedDefaults) {
   EXPECT_FALSE(c.edge_ca.cert || c.edge_ca.pk || c.edge_ca.auto_generated_expiry_days);
   EXPECT_EQ(c.state_dir, fs::path("/var/lib/edgehubd"));
   EXPECT_FALSE(c.identities);
-  EXPECT_EQ(c.upstream_protocol, UpstreamProtocol::amqp);
+  EXPECT_EQ(c.upstream_protocol, UpstreamProtocol::mqtt);
   EXPECT_EQ(c.authentication_mode, AuthenticationMode::scope);
   EXPECT_EQ(c.metrics, (HostPort{"127.0.0.1", 9600}));
   EXPECT_FALSE(c.proxy);
