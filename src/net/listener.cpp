@@ -52,7 +52,14 @@ ListenerStats::ListenerStats(ops::Registry& registry)
       protocol_errors(registry.counter(
           "edgehubd_http_protocol_errors_total",
           "Requests and WebSocket streams on 443 refused for breaking HTTP/1.1 or RFC 6455",
-          {"reason"})) {}
+          {"reason"})),
+      https_bytes_in(
+          registry
+              .counter("edgehubd_bytes_received_total", "Bytes received from devices", {"protocol"})
+              .with({"https"})),
+      https_bytes_out(
+          registry.counter("edgehubd_bytes_sent_total", "Bytes sent to devices", {"protocol"})
+              .with({"https"})) {}
 
 HttpResponse iothub_error_response(unsigned version, bool keep_alive, int status,
                                    std::string_view error_code, std::string_view text) {
@@ -207,8 +214,9 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       Deadline deadline(ex, stream->next_layer(),
                         std::min<std::chrono::steady_clock::duration>(state->limits.connect_timeout,
                                                                       kHttpHeaderDeadline));
-      co_await http::async_read_header(*stream, buffer, parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+      const auto header_bytes = co_await http::async_read_header(
+          *stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      state->stats.https_bytes_in.inc(header_bytes);
     }
     if (ec) {
       co_await refuse_unreadable(*state, *stream, parser.got_some(), ec, fields);
@@ -275,8 +283,9 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
     }
     {
       Deadline deadline(ex, stream->next_layer(), kHttpBodyDeadline);
-      co_await http::async_read(*stream, buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, ec));
+      const auto body_bytes = co_await http::async_read(
+          *stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      state->stats.https_bytes_in.inc(body_bytes);
     }
     if (ec) {
       co_await refuse_unreadable(*state, *stream, true, ec, fields);
@@ -293,7 +302,9 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
     }
     const bool keep_alive = res.keep_alive() && wants_keep_alive && !state->stopped;
     res.keep_alive(keep_alive);
-    co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    const auto sent =
+        co_await http::async_write(*stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    state->stats.https_bytes_out.inc(sent);
     if (ec || !keep_alive) break;
   }
   TlsTransport transport(std::move(stream), std::move(ctx), std::move(peer), std::move(slot));

@@ -79,6 +79,10 @@ struct ListenerStats {
   /// edgehubd_http_protocol_errors_total{reason}: requests and WebSocket streams on 443 refused
   /// for breaking HTTP/1.1 or RFC 6455 before any handler saw them.
   ops::CounterFamily& protocol_errors;
+  /// edgehubd_bytes_received_total / edgehubd_bytes_sent_total{protocol="https"}: the HTTPS API's
+  /// requests and responses (MQTT and AMQP, also over WebSocket, count in their sessions).
+  ops::Counter& https_bytes_in;
+  ops::Counter& https_bytes_out;
 };
 
 class Listener {

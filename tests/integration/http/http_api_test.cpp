@@ -153,6 +153,9 @@ TEST_F(HttpApi, TelemetryAuthorisationAndApiVersion) {
   EXPECT_EQ(error_code(r), "ErrorCode:NotFound");
   EXPECT_GE(requests("telemetry", "401"), 3);
   EXPECT_GE(requests("telemetry", "204"), 1);
+  // Bytes per protocol: the requests above and their answers.
+  EXPECT_GT(metric("edgehubd_bytes_received_total", {{"protocol", "https"}}).value_or(0), 500);
+  EXPECT_GT(metric("edgehubd_bytes_sent_total", {{"protocol", "https"}}).value_or(0), 500);
 }
 
 TEST_F(HttpApi, OversizedAndMalformedBodies) {
