@@ -169,7 +169,7 @@ void read_limits(Reader& r, const toml::table& t, const std::string& prefix, Lim
   r.check_keys(t, prefix,
                {"max_connections", "max_connections_per_listener", "max_message_bytes",
                 "max_inflight_per_connection", "max_outbound_queue", "tls_handshake_timeout_ms",
-                "connect_timeout_ms"},
+                "connect_timeout_ms", "max_token_lifetime_secs"},
                Severity::error);
   const std::pair<const char*, std::uint32_t*> counts[] = {
       {"max_connections", &out.max_connections},
@@ -191,6 +191,9 @@ void read_limits(Reader& r, const toml::table& t, const std::string& prefix, Lim
     if (const auto f = Reader::field(t, prefix, name)) {
       if (auto v = r.u32(f, 1)) *slot = std::chrono::milliseconds(*v);
     }
+  }
+  if (const auto f = Reader::field(t, prefix, "max_token_lifetime_secs")) {
+    if (auto v = r.u32(f, 0)) out.max_token_lifetime = std::chrono::seconds(*v);
   }
 }
 

@@ -110,8 +110,14 @@ core::Result<AuthenticatedIdentity> Authenticator::check_sas(const core::ClientI
     }
   }
   const AudienceHosts hosts{options_.iothub_hostname, options_.gateway_hostname};
-  if (auto ok = verify_sas_token(*token, claimed, keys, hosts, clock_.now()); !ok) {
+  const auto now = clock_.now();
+  if (auto ok = verify_sas_token(*token, claimed, keys, hosts, now); !ok) {
     return ok.error();
+  }
+  // Checked after the signature, so a forged token is reported as forged.
+  if (options_.max_token_lifetime.count() > 0 &&
+      token->expires_at() > now + options_.max_token_lifetime) {
+    return Errc::token_lifetime_too_long;
   }
   return AuthenticatedIdentity{claimed, AuthType::sas, token->expires_at()};
 }

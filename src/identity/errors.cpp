@@ -48,6 +48,8 @@ class Category final : public boost::system::error_category {
         return "invalid base64 key";
       case Errc::trust_bundle_unreadable:
         return "trust bundle unreadable or empty";
+      case Errc::token_lifetime_too_long:
+        return "SAS token expires further ahead than max_token_lifetime_secs allows";
     }
     return "unknown identity error";
   }
@@ -99,6 +101,8 @@ std::string_view reason_label(const boost::system::error_code& ec) noexcept {
       return "not_authenticated";
     case Errc::trust_bundle_unreadable:
       return "certificate_rejected";
+    case Errc::token_lifetime_too_long:
+      return "token_lifetime_too_long";
   }
   return "not_authenticated";
 }

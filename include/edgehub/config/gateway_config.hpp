@@ -88,6 +88,9 @@ struct LimitsConfig {
   std::uint32_t max_outbound_queue = 1000;         ///< messages queued towards one session
   std::chrono::milliseconds tls_handshake_timeout{10000};
   std::chrono::milliseconds connect_timeout{30000};  ///< TLS accepted -> protocol CONNECT/OPEN
+  /// A SAS token may expire at most this far after it is presented (0: no limit). The SDKs mint
+  /// 1 h tokens; a token valid for decades is a stolen credential that never stops working.
+  std::chrono::seconds max_token_lifetime{std::chrono::hours(24 * 365)};
 };
 
 /// Where the daemon serves its admin socket unless [gateway] admin_socket says otherwise: the

@@ -11,6 +11,7 @@
 // Thread safety: authenticate() may be called from any thread concurrently, also while the
 // registry reloads or the trust bundle is swapped.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <filesystem>
@@ -65,6 +66,9 @@ struct AuthenticatorOptions {
   std::string gateway_hostname;  ///< ... or the gateway's own `hostname`
   /// `trust_bundle_cert`; absent: x509_ca identities are refused (Errc::no_trust_bundle).
   std::optional<std::filesystem::path> trust_bundle;
+  /// A SAS token expiring later than this after now is refused (Errc::token_lifetime_too_long);
+  /// 0: no limit.
+  std::chrono::seconds max_token_lifetime{0};
 };
 
 class Authenticator {

@@ -34,6 +34,8 @@ enum class Errc {
   // Local keys and files
   invalid_key,              ///< a key that is not valid base64 (or has an unusable length)
   trust_bundle_unreadable,  ///< the trust bundle file is missing or holds no certificate
+  // SAS policy
+  token_lifetime_too_long,  ///< se lies further ahead than [gateway.limits] max_token_lifetime_secs
 };
 
 const boost::system::error_category& identity_category() noexcept;

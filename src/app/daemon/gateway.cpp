@@ -253,7 +253,8 @@ void Gateway::start_identities() {
         "no [gateway] identities file: only identities synchronised from IoT Hub can connect");
   }
   auto auth = identity::Authenticator::create(
-      {cfg.iothub_hostname, cfg.hostname, cfg.trust_bundle_cert}, *identities_, clock_, registry_);
+      {cfg.iothub_hostname, cfg.hostname, cfg.trust_bundle_cert, cfg.limits.max_token_lifetime},
+      *identities_, clock_, registry_);
   if (!auth) {
     throw StartupError("trust_bundle_cert " +
                        cfg.trust_bundle_cert.value_or(std::filesystem::path{}).string() +

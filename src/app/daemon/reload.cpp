@@ -92,9 +92,10 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& a,
   check(a.limits.max_connections_per_listener == b.limits.max_connections_per_listener &&
             a.limits.max_message_bytes == b.limits.max_message_bytes &&
             a.limits.tls_handshake_timeout == b.limits.tls_handshake_timeout &&
-            a.limits.connect_timeout == b.limits.connect_timeout,
+            a.limits.connect_timeout == b.limits.connect_timeout &&
+            a.limits.max_token_lifetime == b.limits.max_token_lifetime,
         "gateway.limits (max_connections_per_listener, max_message_bytes, "
-        "tls_handshake_timeout_ms, connect_timeout_ms)");
+        "tls_handshake_timeout_ms, connect_timeout_ms, max_token_lifetime_secs)");
   return keys;
 }
 

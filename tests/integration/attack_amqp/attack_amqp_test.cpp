@@ -32,14 +32,6 @@ std::string resource(const std::string& path) {
   return std::string(kHub) + "/devices/" + path;
 }
 
-std::string token(const std::string& resource, const char* key,
-                  std::chrono::system_clock::duration valid_for = std::chrono::hours(1),
-                  std::optional<std::string_view> policy = std::nullopt) {
-  auto t =
-      identity::make_sas_token(resource, key, std::chrono::system_clock::now() + valid_for, policy);
-  return t ? *t : std::string();
-}
-
 /// The CBS `name` of an identity ("d" or "d/modules/m"): its URL-encoded resource.
 std::string audience(const std::string& path) {
   return identity::url_encode(resource(path));
@@ -120,6 +112,9 @@ TEST_F(AttackAmqp, ForgedOrMisusedCbsTokensAreRefusedAndCounted) {
        failed("dev1", "bad_signature")},
       {"expired token", "dev1", token(resource("dev1"), kTestKey, -5s),
        failed("dev1", "token_expired")},
+      {"token valid for ten years (beyond max_token_lifetime_secs)", "dev1",
+       token(resource("dev1"), kTestKey, kBeyondTokenPolicy),
+       failed("dev1", "token_lifetime_too_long")},
       {"token for another device", "dev1", token(resource("dev2"), kOtherKey),
        failed("dev1", "wrong_audience")},
       {"token for a device whose id extends ours", "dev1", token(resource("dev"), kTestKey),
@@ -188,6 +183,9 @@ TEST_F(AttackAmqp, ForgedOrMisusedSaslPlainCredentialsAreRefusedAndCounted) {
        "sasl_unauthorized", failed("dev1", "bad_signature")},
       {"expired token", "dev1@sas.hub", token(resource("dev1"), kTestKey, -5s), "sasl_unauthorized",
        failed("dev1", "token_expired")},
+      {"token valid for ten years", "dev1@sas.hub",
+       token(resource("dev1"), kTestKey, kBeyondTokenPolicy), "sasl_unauthorized",
+       failed("dev1", "token_lifetime_too_long")},
       {"token for another device", "dev1@sas.hub", token(resource("dev2"), kOtherKey),
        "sasl_unauthorized", failed("dev1", "wrong_audience")},
       {"disabled device", "off@sas.hub", token(resource("off"), kTestKey), "sasl_unauthorized",

@@ -24,14 +24,6 @@ constexpr const char* kHub = "hub.azure-devices.net";
 // A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
 constexpr const char* kApi = "?api-version=2021-04-12";
 
-std::string token(const std::string& resource, const char* key,
-                  std::chrono::system_clock::duration valid_for = std::chrono::hours(1),
-                  std::optional<std::string_view> policy = std::nullopt) {
-  auto t =
-      identity::make_sas_token(resource, key, std::chrono::system_clock::now() + valid_for, policy);
-  return t ? *t : std::string();
-}
-
 std::string hub(const std::string& path) {
   return std::string(kHub) + "/" + path;
 }
@@ -157,6 +149,9 @@ TEST_F(AttackHttp, ForgedOrMisusedSasTokensAreRefusedAndCounted) {
                 failed("dev1", "bad_signature")),
       telemetry("expired token", "dev1", token(dev1, kTestKey, -5s),
                 failed("dev1", "token_expired")),
+      telemetry("token valid for ten years (beyond max_token_lifetime_secs)", "dev1",
+                token(dev1, kTestKey, kBeyondTokenPolicy),
+                failed("dev1", "token_lifetime_too_long")),
       telemetry("token for another device", "dev1", token(hub("devices/dev2"), kOtherKey),
                 failed("dev1", "wrong_audience")),
       telemetry("token for a device whose id extends ours (whole-segment prefix rule)", "dev1",

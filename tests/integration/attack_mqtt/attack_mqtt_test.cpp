@@ -27,14 +27,6 @@ std::vector<std::byte> bytes(const std::string& s) {
           reinterpret_cast<const std::byte*>(s.data()) + s.size()};
 }
 
-std::string token(const std::string& resource, const char* key,
-                  std::chrono::system_clock::duration valid_for = std::chrono::hours(1),
-                  std::optional<std::string_view> policy = std::nullopt) {
-  auto t =
-      identity::make_sas_token(resource, key, std::chrono::system_clock::now() + valid_for, policy);
-  return t ? *t : std::string();
-}
-
 /// A CONNECT claiming `id` ("d" or "d/m") with `password` (no password when empty).
 proto::Connect claim(const std::string& id, const std::string& password,
                      const std::string& host = kHub) {
@@ -109,6 +101,9 @@ TEST_F(AttackMqtt, ForgedOrMisusedSasTokensAreRefusedAndCounted) {
        failed("dev1", "bad_signature")},
       {"expired token", claim("dev1", token(dev1, kTestKey, -std::chrono::seconds(5))),
        kConnectFailed, failed("dev1", "token_expired")},
+      {"token valid for ten years (beyond max_token_lifetime_secs)",
+       claim("dev1", token(dev1, kTestKey, kBeyondTokenPolicy)), kConnectFailed,
+       failed("dev1", "token_lifetime_too_long")},
       {"token for another device",
        claim("dev1", token(std::string(kHub) + "/devices/dev2", kOtherKey)), kConnectFailed,
        failed("dev1", "wrong_audience")},

@@ -6,14 +6,30 @@
 // (xexp's certificate is expired), mod1 a module of the gateway with dev2's key. The demo PKI
 // issues device certificates for xca, xthumb, xexp and xother (a CN no identity has).
 
+#include <chrono>
+#include <optional>
 #include <string>
 
+#include "edgehub/identity/sas_token.hpp"
 #include "integration/mqtt_malformed/gateway_under_test.hpp"
 
 namespace edgehub::testing {
 
 /// Another valid key than kTestKey, for identities an attacker's key must not open.
 inline constexpr const char* kOtherKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+/// A SAS token for `resource` signed with `key`, expiring `valid_for` from now (negative: already
+/// expired), optionally naming a policy (`skn`).
+inline std::string token(const std::string& resource, const char* key,
+                         std::chrono::system_clock::duration valid_for = std::chrono::hours(1),
+                         std::optional<std::string_view> policy = std::nullopt) {
+  auto t =
+      identity::make_sas_token(resource, key, std::chrono::system_clock::now() + valid_for, policy);
+  return t ? *t : std::string();
+}
+
+/// Further ahead than the default [gateway.limits] max_token_lifetime_secs (365 days).
+inline constexpr auto kBeyondTokenPolicy = std::chrono::hours(24 * 3650);
 
 inline std::string identity_entry(const std::string& kind, const std::string& id,
                                   const std::string& body) {

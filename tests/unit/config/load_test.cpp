@@ -138,6 +138,7 @@ TEST(LoadConfig, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.limits.max_message_bytes, 256u * 1024u);
   EXPECT_EQ(c.limits.tls_handshake_timeout, std::chrono::milliseconds(10000));
   EXPECT_EQ(c.limits.connect_timeout, std::chrono::milliseconds(30000));
+  EXPECT_EQ(c.limits.max_token_lifetime, std::chrono::hours(24 * 365));
   EXPECT_TRUE(c.ignored_tables.empty());
 }
 
@@ -184,6 +185,7 @@ TEST(LoadConfig, FullFileSetsEveryKey) {
   EXPECT_EQ(c.limits.max_outbound_queue, 500u);
   EXPECT_EQ(c.limits.tls_handshake_timeout, std::chrono::milliseconds(5000));
   EXPECT_EQ(c.limits.connect_timeout, std::chrono::milliseconds(20000));
+  EXPECT_EQ(c.limits.max_token_lifetime, std::chrono::seconds(86400));
 }
 
 TEST(LoadConfig, RoutesKeepDeclarationOrderLinesAndOptions) {

@@ -154,6 +154,22 @@ TEST_F(AuthenticatorTest, TokenExpiresWhenTheClockPassesIt) {
   expect_refused({"dev1", ""}, SasCredential{t}, Errc::token_expired, "token_expired");
 }
 
+TEST_F(AuthenticatorTest, ATokenBeyondTheLifetimePolicyIsRefusedOnceItsSignatureIsChecked) {
+  authenticator_ = std::make_unique<Authenticator>(
+      AuthenticatorOptions{std::string(kHub), std::string(kGateway), std::nullopt,
+                           std::chrono::hours(24)},
+      *lookup_, std::make_shared<const TrustBundle>(std::move(*TrustBundle::from_pem(root_.pem()))),
+      clock_, metrics_);
+  const std::string resource = "myhub.azure-devices.net/devices/dev1";
+  EXPECT_TRUE(authenticator_->authenticate(
+      {"dev1", ""}, SasCredential{token(resource, kDeviceKey, kT0 + 86400)}));
+  expect_refused({"dev1", ""}, SasCredential{token(resource, kDeviceKey, kT0 + 86401)},
+                 Errc::token_lifetime_too_long, "token_lifetime_too_long");
+  // A forged token is reported as forged, however long it claims to live.
+  expect_refused({"dev1", ""}, SasCredential{token(resource, kModuleKey, kT0 + 10 * 86400)},
+                 Errc::bad_signature, "bad_signature");
+}
+
 TEST_F(AuthenticatorTest, BadSignatureIsRefused) {
   const auto t = token("myhub.azure-devices.net/devices/dev1", kModuleKey, kT0 + 60);
   expect_refused({"dev1", ""}, SasCredential{t}, Errc::bad_signature, "bad_signature");
