@@ -26,7 +26,6 @@ constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRefused = "edgehubd_amqp_refused_total";
 constexpr const char* kIdentityAuth = "edgehubd_amqp_identity_auth_total";
 constexpr const char* kHub = "hub.azure-devices.net";
-// A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
 
 std::string resource(const std::string& path) {
   return std::string(kHub) + "/devices/" + path;
@@ -369,17 +368,7 @@ TEST_F(AttackAmqp, RemovedOrDisabledIdentitiesAreDetachedOnReload) {
   auto gw_dev = connect("gw", kTestKey);
 
   // dev1 removed, dev2 disabled, gw unchanged.
-  auto text = identities_;
-  const auto dev1_entry =
-      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
-  text.erase(text.find(dev1_entry), dev1_entry.size());
-  const auto dev2_entry =
-      identity_entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
-  text.replace(
-      text.find(dev2_entry), dev2_entry.size(),
-      identity_entry("device", "dev2",
-                     "primary_key = \"" + std::string(kOtherKey) + "\"\nenabled = false\n"));
-  gw.write_identities(text);
+  gw.write_identities(with_dev1_removed_and_dev2_disabled(identities_));
   ASSERT_TRUE(gw.reload());
 
   for (auto* revoked : {&dev1, &dev2}) {

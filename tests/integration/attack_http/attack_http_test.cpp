@@ -21,7 +21,6 @@ using namespace std::chrono_literals;
 constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRequests = "edgehubd_http_requests_total";
 constexpr const char* kHub = "hub.azure-devices.net";
-// A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
 constexpr const char* kApi = "?api-version=2021-04-12";
 
 std::string hub(const std::string& path) {
@@ -327,17 +326,7 @@ TEST_F(AttackHttp, RemovedOrDisabledIdentitiesAreRefusedOnTheirOpenConnectionAft
   ASSERT_TRUE(admitted(*c2, dev2, "dev2"));
 
   // dev1 removed, dev2 disabled.
-  auto text = identities_;
-  const auto dev1_entry =
-      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
-  text.erase(text.find(dev1_entry), dev1_entry.size());
-  const auto dev2_entry =
-      identity_entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
-  text.replace(
-      text.find(dev2_entry), dev2_entry.size(),
-      identity_entry("device", "dev2",
-                     "primary_key = \"" + std::string(kOtherKey) + "\"\nenabled = false\n"));
-  gw.write_identities(text);
+  gw.write_identities(with_dev1_removed_and_dev2_disabled(identities_));
   ASSERT_TRUE(gw.reload());
 
   // The keep-alive connections stay open (HTTP has no session to end), but the next request on

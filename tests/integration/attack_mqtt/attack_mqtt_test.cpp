@@ -20,7 +20,6 @@ constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRefused = "edgehubd_mqtt_refused_total";
 constexpr const char* kConnects = "edgehubd_mqtt_connects_total";
 constexpr const char* kHub = "hub.azure-devices.net";
-// A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
 
 std::vector<std::byte> bytes(const std::string& s) {
   return {reinterpret_cast<const std::byte*>(s.data()),
@@ -257,17 +256,7 @@ TEST_F(AttackMqtt, RemovedOrDisabledIdentitiesAreDisconnectedOnReload) {
   ASSERT_TRUE(dev1 && dev2 && gw_dev);
 
   // dev1 removed, dev2 disabled, gw unchanged.
-  auto text = identities_;
-  const auto dev1_entry =
-      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
-  text.erase(text.find(dev1_entry), dev1_entry.size());
-  const auto dev2_entry =
-      identity_entry("device", "dev2", "primary_key = \"" + std::string(kOtherKey) + "\"\n");
-  text.replace(
-      text.find(dev2_entry), dev2_entry.size(),
-      identity_entry("device", "dev2",
-                     "primary_key = \"" + std::string(kOtherKey) + "\"\nenabled = false\n"));
-  gw.write_identities(text);
+  gw.write_identities(with_dev1_removed_and_dev2_disabled(identities_));
   ASSERT_TRUE(gw.reload());
 
   EXPECT_TRUE(dev1->wait_closed(5s)) << "a removed identity is disconnected";

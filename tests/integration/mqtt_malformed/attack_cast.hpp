@@ -15,7 +15,7 @@
 
 namespace edgehub::testing {
 
-/// Another valid key than kTestKey, for identities an attacker's key must not open.
+/// A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
 inline constexpr const char* kOtherKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
 
 /// A SAS token for `resource` signed with `key`, expiring `valid_for` from now (negative: already
@@ -60,6 +60,19 @@ inline std::string attack_identities(const test::TestPki& pki) {
                         "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
                             devices[2].sha1_thumbprint + "\"\n") +
          identity_entry("module", "mod1", other);
+}
+
+/// The cast's identities file (`identities`, from attack_identities) with dev1 removed and dev2
+/// disabled: what a reload must revoke while the others stay.
+inline std::string with_dev1_removed_and_dev2_disabled(std::string identities) {
+  const std::string other = "primary_key = \"" + std::string(kOtherKey) + "\"\n";
+  const auto dev1 =
+      identity_entry("device", "dev1", "primary_key = \"" + std::string(kTestKey) + "\"\n");
+  identities.erase(identities.find(dev1), dev1.size());
+  const auto dev2 = identity_entry("device", "dev2", other);
+  identities.replace(identities.find(dev2), dev2.size(),
+                     identity_entry("device", "dev2", other + "enabled = false\n"));
+  return identities;
 }
 
 }  // namespace edgehub::testing
