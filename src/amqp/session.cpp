@@ -67,6 +67,7 @@ class Channel final : public hub::DeviceChannel {
       : session_(std::move(session)), id_(std::move(id)), executor_(std::move(ex)) {}
   asio::any_io_executor executor() const override { return executor_; }
   void deliver_input(core::Message message, std::string input, hub::DoneCallback done) override;
+  void deliver_c2d(core::Message message, hub::DoneCallback done) override;
   void deliver_method(hub::MethodRequest request, hub::DoneCallback done) override;
   void deliver_desired(hub::DesiredPatch patch) override;
   void close(ErrorCode reason) override;
@@ -99,9 +100,13 @@ class Session : public std::enable_shared_from_this<Session>, public amqp_core::
   // Called by Channel on this executor.
   void deliver_input(const core::ClientId& id, core::Message message, std::string input,
                      hub::DoneCallback done);
+  void deliver_c2d(const core::ClientId& id, core::Message message, hub::DoneCallback done);
   void deliver_method(const core::ClientId& id, hub::MethodRequest request, hub::DoneCallback done);
   void deliver_desired(const core::ClientId& id, hub::DesiredPatch patch);
   void close_from_hub(const core::ClientId& id, ErrorCode reason);
+  /// Sends on the client's link of (`id`, `node`); the client's disposition completes `done`.
+  void send_unsettled(const core::ClientId& id, Node node, std::vector<std::byte> encoded,
+                      hub::DoneCallback done);
 
   // Implements edgehub::amqp_core::ConnectionHandler
   core::Result<core::SystemTime> authenticate_token(const core::ClientId& id,
@@ -192,6 +197,10 @@ class Session : public std::enable_shared_from_this<Session>, public amqp_core::
 void Channel::deliver_input(core::Message message, std::string input, hub::DoneCallback done) {
   if (auto s = session_.lock())
     return s->deliver_input(id_, std::move(message), std::move(input), std::move(done));
+  done(hub::Errc::disconnected);
+}
+void Channel::deliver_c2d(core::Message message, hub::DoneCallback done) {
+  if (auto s = session_.lock()) return s->deliver_c2d(id_, std::move(message), std::move(done));
   done(hub::Errc::disconnected);
 }
 void Channel::deliver_method(hub::MethodRequest request, hub::DoneCallback done) {
@@ -509,9 +518,25 @@ void Session::deliver_input(const core::ClientId& id, core::Message message, std
   extras.annotations.emplace_back("x-opt-input-name", input);
   auto encoded = amqp_core::encode_message(message, extras);
   if (!encoded) return done(encoded.error());
+  send_unsettled(id, Node::events, std::move(*encoded), std::move(done));
+}
+
+// C2D from the upstream (iot-hub-protocol.md §2.2) on the device's
+// /devices/{d}/messages/devicebound receiver link, unsettled: the device's disposition completes
+// it, as the PUBACK does over MQTT.
+void Session::deliver_c2d(const core::ClientId& id, core::Message message, hub::DoneCallback done) {
+  if (ended_ || closing_) return done(hub::Errc::disconnected);
+  if (id.is_module()) return done(hub::Errc::not_supported);  // IoT Hub has no module C2D
+  auto encoded = amqp_core::encode_message(message, {});
+  if (!encoded) return done(encoded.error());
+  send_unsettled(id, Node::c2d, std::move(*encoded), std::move(done));
+}
+
+void Session::send_unsettled(const core::ClientId& id, Node node, std::vector<std::byte> encoded,
+                             hub::DoneCallback done) {
   const auto token = next_token_++;
   pending_done_[token] = std::move(done);
-  auto sent = engine([&] { return conn_.send(id, Node::events, std::move(*encoded), token); });
+  auto sent = engine([&] { return conn_.send(id, node, std::move(encoded), token); });
   if (!sent) {
     auto d = std::move(pending_done_[token]);
     pending_done_.erase(token);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import deviceSdk from 'azure-iot-device';
+import amqpSdk from 'azure-iot-device-amqp';
 import mqttSdk from 'azure-iot-device-mqtt';
 import mqtt from 'mqtt';
 
@@ -102,8 +103,8 @@ class Observer {
   end() { this.client.end(true); }
 }
 
-async function openDevice(gateway, id) {
-  const client = Client.fromConnectionString(gateway.connectionString(id), mqttSdk.Mqtt);
+async function openDevice(gateway, id, transport = mqttSdk.Mqtt) {
+  const client = Client.fromConnectionString(gateway.connectionString(id), transport);
   await client.setOptions({ ca: gateway.ca });
   await client.open();
   return client;
@@ -144,7 +145,7 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
   before(async () => {
     const [tlsPort, plainPort] = await freePorts(2);
     gateway = await startGateway({
-      devices: ['sensor-1', 'sensor-2', 'sensor-3', 'sensor-4'],
+      devices: ['sensor-1', 'sensor-2', 'sensor-3', 'sensor-4', 'sensor-5'],
       routes: { toHub: 'FROM /messages/* INTO $upstream' },
       preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
                  `connection_string = "HostName=${HUB_HOST}:${tlsPort};DeviceId=gw;SharedAccessKey=${KEY}"`,
@@ -209,6 +210,25 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
       assert.equal(msg.messageId, 'c2d-1');
       assert.equal(msg.properties.getValue('color'), 'blue green');
       await observer.publish('devices/sensor-2/messages/devicebound/%24.mid=c2d-1', '', true);
+    } finally {
+      await device.close();
+    }
+  });
+
+  test('a C2D message published into the hub reaches a device connected over AMQP', async () => {
+    const device = await openDevice(gateway, 'sensor-5', amqpSdk.Amqp);
+    try {
+      const received = new Promise((resolve) => device.on('message', (msg) => {
+        device.complete(msg, () => {});
+        resolve(msg);
+      }));
+      await observer.publish('devices/sensor-5/messages/devicebound/%24.mid=c2d-5&color=red',
+                             'hello sensor-5', true);
+      const msg = await received;
+      assert.equal(msg.data.toString(), 'hello sensor-5');
+      assert.equal(msg.messageId, 'c2d-5');
+      assert.equal(msg.properties.getValue('color'), 'red');
+      await observer.publish('devices/sensor-5/messages/devicebound/%24.mid=c2d-5', '', true);
     } finally {
       await device.close();
     }
