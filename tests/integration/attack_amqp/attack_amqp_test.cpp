@@ -22,10 +22,8 @@ namespace {
 using namespace std::chrono_literals;
 using Labels = std::map<std::string, std::string>;
 
-constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRefused = "edgehubd_amqp_refused_total";
 constexpr const char* kIdentityAuth = "edgehubd_amqp_identity_auth_total";
-constexpr const char* kHub = "hub.azure-devices.net";
 
 std::string resource(const std::string& path) {
   return std::string(kHub) + "/devices/" + path;
@@ -40,10 +38,6 @@ std::string events_of(const std::string& path) {
   return "/devices/" + path + "/messages/events";
 }
 
-Labels failed(const std::string& id, const std::string& why) {
-  return {{"id", id}, {"reason", why}};
-}
-
 Labels refused(const std::string& reason) {
   return {{"protocol", "amqp"}, {"reason", reason}};
 }
@@ -51,10 +45,8 @@ Labels refused(const std::string& reason) {
 class AttackAmqp : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gateway_ = new GatewayUnderTest(attack_gateway_options());
-    identities_ = attack_identities(gateway_->pki());
-    gateway_->write_identities(identities_);
-    ASSERT_TRUE(gateway_->reload());
+    gateway_ = start_attack_gateway(identities_);
+    ASSERT_NE(gateway_, nullptr);
   }
   static void TearDownTestSuite() {
     // A clean exit: under the sanitizers a report makes it non-zero.

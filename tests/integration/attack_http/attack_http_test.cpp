@@ -18,9 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRequests = "edgehubd_http_requests_total";
-constexpr const char* kHub = "hub.azure-devices.net";
 constexpr const char* kApi = "?api-version=2021-04-12";
 
 std::string hub(const std::string& path) {
@@ -29,10 +27,6 @@ std::string hub(const std::string& path) {
 
 std::string events(const std::string& device) {
   return "/devices/" + device + "/messages/events" + kApi;
-}
-
-std::map<std::string, std::string> failed(const std::string& id, const std::string& why) {
-  return {{"id", id}, {"reason", why}};
 }
 
 struct Attempt {
@@ -63,10 +57,8 @@ struct Attempt {
 class AttackHttp : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gateway_ = new GatewayUnderTest(attack_gateway_options());
-    identities_ = attack_identities(gateway_->pki());
-    gateway_->write_identities(identities_);
-    ASSERT_TRUE(gateway_->reload());
+    gateway_ = start_attack_gateway(identities_);
+    ASSERT_NE(gateway_, nullptr);
   }
   static void TearDownTestSuite() {
     delete gateway_;

@@ -16,10 +16,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace proto = mqtt_proto;
 
-constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 constexpr const char* kRefused = "edgehubd_mqtt_refused_total";
 constexpr const char* kConnects = "edgehubd_mqtt_connects_total";
-constexpr const char* kHub = "hub.azure-devices.net";
 
 std::vector<std::byte> bytes(const std::string& s) {
   return {reinterpret_cast<const std::byte*>(s.data()),
@@ -40,10 +38,8 @@ proto::Connect claim(const std::string& id, const std::string& password,
 class AttackMqtt : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    gateway_ = new GatewayUnderTest(attack_gateway_options());
-    identities_ = attack_identities(gateway_->pki());
-    gateway_->write_identities(identities_);
-    ASSERT_TRUE(gateway_->reload());
+    gateway_ = start_attack_gateway(identities_);
+    ASSERT_NE(gateway_, nullptr);
   }
   static void TearDownTestSuite() {
     delete gateway_;
@@ -92,9 +88,6 @@ std::string AttackMqtt::identities_;
 
 TEST_F(AttackMqtt, ForgedOrMisusedSasTokensAreRefusedAndCounted) {
   const std::string dev1 = std::string(kHub) + "/devices/dev1";
-  auto failed = [](const std::string& id, const std::string& why) {
-    return std::map<std::string, std::string>{{"id", id}, {"reason", why}};
-  };
   const std::vector<Attempt> attempts = {
       {"token signed with a wrong key", claim("dev1", token(dev1, kOtherKey)), kConnectFailed,
        failed("dev1", "bad_signature")},
@@ -159,9 +152,6 @@ TEST_F(AttackMqtt, BadClientCertificatesAreRefusedAndCounted) {
   const auto& xca = files.devices[0];
   const auto& xthumb = files.devices[1];
   const auto& xexp = files.devices[2];
-  auto failed = [](const std::string& id, const std::string& why) {
-    return std::map<std::string, std::string>{{"id", id}, {"reason", why}};
-  };
   const std::vector<Attempt> attempts = {
       {"CA-signed certificate from an unknown chain", claim("xca", ""), kConnectFailed,
        failed("xca", "untrusted_chain"), stranger_pki.files.devices[0].cert,

@@ -7,6 +7,7 @@
 // issues device certificates for xca, xthumb, xexp and xother (a CN no identity has).
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,9 @@
 #include "integration/mqtt_malformed/gateway_under_test.hpp"
 
 namespace edgehub::testing {
+
+inline constexpr const char* kHub = "hub.azure-devices.net";
+inline constexpr const char* kConnectFailed = "edgehub_client_connect_failed_total";
 
 /// A second key, so a token signed for one identity cannot pass for another by sharing kTestKey.
 inline constexpr const char* kOtherKey = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
@@ -60,6 +64,22 @@ inline std::string attack_identities(const test::TestPki& pki) {
                         "auth = \"x509_thumbprint\"\nprimary_thumbprint = \"" +
                             devices[2].sha1_thumbprint + "\"\n") +
          identity_entry("module", "mod1", other);
+}
+
+/// The labels of kConnectFailed for a refusal of `id` for `why`.
+inline std::map<std::string, std::string> failed(const std::string& id, const std::string& why) {
+  return {{"id", id}, {"reason", why}};
+}
+
+/// Starts the cast's gateway and installs its identities (also returned in `identities`);
+/// nullptr when the reload that installs them fails.
+inline GatewayUnderTest* start_attack_gateway(std::string& identities) {
+  auto* gateway = new GatewayUnderTest(attack_gateway_options());
+  identities = attack_identities(gateway->pki());
+  gateway->write_identities(identities);
+  if (gateway->reload()) return gateway;
+  delete gateway;
+  return nullptr;
 }
 
 /// The cast's identities file (`identities`, from attack_identities) with dev1 removed and dev2
