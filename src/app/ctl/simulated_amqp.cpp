@@ -16,7 +16,6 @@
 #include <proton/tracker.hpp>
 #include <proton/transport.hpp>
 #include <proton/work_queue.hpp>
-#include <random>
 
 namespace edgehub::app::ctl {
 namespace {
@@ -95,14 +94,8 @@ class AmqpDevice : public proton::messaging_handler {
   }
 
   void send() {
-    static thread_local std::mt19937 random(std::random_device{}());
-    std::uniform_real_distribution<double> temperature(18.0, 36.0);
-    char body[128];
-    std::snprintf(body, sizeof body, R"({"device":"%s","seq":%llu,"temp":%.1f})",
-                  settings_.device_id.c_str(), static_cast<unsigned long long>(sequence_++),
-                  temperature(random));
     proton::message m;
-    m.body(proton::binary(std::string(body)));
+    m.body(proton::binary(simulated_telemetry(settings_.device_id, sequence_++)));
     m.content_type("application/json");
     sender_.send(m);
     sent_at_.push_back(Clock::now());

@@ -81,20 +81,25 @@ asio::awaitable<bool> SimulatedDevice::connect() {
   co_return false;
 }
 
-std::vector<std::byte> SimulatedDevice::next_message() {
+std::string simulated_telemetry(const std::string& device_id, std::uint64_t sequence) {
   static thread_local std::mt19937 random(std::random_device{}());
   std::uniform_real_distribution<double> temperature(18.0, 36.0);
-  char body[128];
-  const int n = std::snprintf(body, sizeof body, R"({"device":"%s","seq":%llu,"temp":%.1f})",
-                              settings_.device_id.c_str(),
-                              static_cast<unsigned long long>(sequence_++), temperature(random));
+  char reading[32];
+  std::snprintf(reading, sizeof reading, "%.1f", temperature(random));
+  // Built as a string: a device id may be 128 characters, longer than any fixed buffer's room.
+  return R"({"device":")" + device_id + R"(","seq":)" + std::to_string(sequence) + R"(,"temp":)" +
+         reading + "}";
+}
+
+std::vector<std::byte> SimulatedDevice::next_message() {
+  const auto body = simulated_telemetry(settings_.device_id, sequence_++);
   proto::Publish p;
   p.qos = proto::QoS::at_least_once;
   p.packet_id = next_packet_id_;
   next_packet_id_ = next_packet_id_ == 65535 ? 1 : next_packet_id_ + 1;
   p.topic = "devices/" + settings_.device_id + "/messages/events/";
-  const auto* start = reinterpret_cast<const std::byte*>(body);
-  p.payload.assign(start, start + n);
+  const auto* start = reinterpret_cast<const std::byte*>(body.data());
+  p.payload.assign(start, start + body.size());
   sent_at_[p.packet_id] = Clock::now();
   auto encoded = proto::encode(proto::Packet(std::move(p)));
   return encoded ? std::move(*encoded) : std::vector<std::byte>{};

@@ -33,6 +33,10 @@ struct SimulationStats {
   std::string last_error;
 };
 
+/// The telemetry body every simulated device sends, whatever the protocol:
+/// {"device":"<id>","seq":<n>,"temp":<18.0..36.0>}.
+std::string simulated_telemetry(const std::string& device_id, std::uint64_t sequence);
+
 struct SimulatedDeviceSettings {
   std::string device_id;
   std::string password;  ///< SAS token
