@@ -2,7 +2,8 @@
 // mosquitto from Debian standing in for IoT Hub's MQTT endpoint (TLS, certificate from the
 // test PKI's root). An MQTT observer on the broker's plain listener sees what IoT Hub would:
 // topics, property bags, QoS 1. Also: C2D published into the broker reaches the device; an outage
-// under steady load and a kill -9 during the drain lose nothing the devices saw acknowledged.
+// under steady load and a kill -9 during the drain lose nothing the devices saw acknowledged;
+// desired-properties patches published into the broker reach MQTT and AMQP devices.
 // The outage lasts UPSTREAM_OUTAGE_SECONDS (default 4 s, to keep `make test` short);
 // tests/e2e/upstream_outage_full.sh runs this file with the issue's full 10 minutes.
 import assert from 'node:assert/strict';
@@ -233,6 +234,31 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
       await device.close();
     }
   });
+
+  // IoT Hub publishes a desired-properties patch on the device's twin topic; the gateway applies
+  // it to the device's twin and notifies the device over whichever protocol it connected with.
+  for (const [label, id, transport] of [['MQTT', 'sensor-2', mqttSdk.Mqtt], ['AMQP', 'sensor-5', amqpSdk.Amqp]]) {
+    test(`a desired-properties patch from the hub reaches a device connected over ${label}`, { timeout: 30000 }, async () => {
+      const device = await openDevice(gateway, id, transport);
+      const topic = '$iothub/twin/PATCH/properties/desired/?$version=7';
+      try {
+        const twin = await device.getTwin();
+        const patched = new Promise((resolve) => twin.on('properties.desired', (desired) => {
+          if (desired.colour === `red for ${id}`) resolve(desired);
+        }));
+        // Retained: the broker hands it over whenever the gateway's upstream subscription is made.
+        await observer.publish(topic, JSON.stringify({ colour: `red for ${id}`, $version: 7 }), true);
+        const desired = await patched;
+        assert.equal(desired.colour, `red for ${id}`);
+        assert.equal(typeof desired.$version, 'number');
+        const again = await device.getTwin();
+        assert.equal(again.properties.desired.colour, `red for ${id}`);
+      } finally {
+        await observer.publish(topic, '', true);
+        await device.close();
+      }
+    });
+  }
 
   test('an outage under steady load loses nothing acknowledged; the queue rises and falls', async () => {
     const devices = [await openDevice(gateway, 'sensor-3'), await openDevice(gateway, 'sensor-4')];
