@@ -131,7 +131,26 @@ for (const [name, Transport, transport] of [['Amqp', amqpSdk.Amqp, 'amqps'], ['A
       await waitUntil(() => messages.length === 2);
       await client.reject(messages[1]);
       assert.equal((await second).outcome, 'rejected');
+
+      const third = hub.sendC2D('dev1', { body: 'later, please' });
+      await waitUntil(() => messages.length === 3);
+      await client.abandon(messages[2]);
+      assert.equal((await third).outcome, 'released', 'the SDK abandons with released');
       client.removeAllListeners('message');
+    });
+
+    test('while the hub holds dispositions, the SDK send waits for them', TIMEOUT, async () => {
+      hub.holdDispositions(true);
+      let settled = false;
+      const arrived = hub.next('telemetry', (t) => t.body.toString() === `held ${transport}`);
+      const sent = client.sendEvent(new Message(`held ${transport}`)).finally(() => { settled = true; });
+      await arrived;
+      // A twin GET answered on the same connection: had the hub settled the message, that
+      // disposition would have reached the SDK before this answer.
+      await client.getTwin();
+      assert.equal(settled, false, 'only the hub\'s disposition completes a send');
+      hub.holdDispositions(false);
+      await sent;
     });
 
     test('twin: GET, reported PATCH, desired notification', TIMEOUT, async () => {
@@ -267,6 +286,10 @@ describe('an upstream like edgehubd\'s: on behalf of children, one connection', 
       assert.equal(await put(audience('outsider'), edgeHubToken(3600)), 401, 'not in gw\'s scope');
       assert.equal(await put(audience('leaf2'), edgeHubToken(3600)), 401, 'in edge2\'s scope, not gw\'s');
       assert.equal(await put(audience('dev1'), edgeHubToken(3600), 'dev1;edge2'), 401, 'the chain must end at gw');
+      assert.equal(await put(audience('dev1'), edgeHubToken(-10)), 401, 'expired');
+      const dev2Token = makeToken(HUB_HOST, 'dev2', IDENTITIES.dev2.primaryKey);
+      assert.equal(await put(audience('dev1'), dev2Token), 401, 'dev2\'s own token does not name dev1');
+      assert.equal(await put(audience('dev1'), 'not a token'), 400);
       assert.equal(await put(audience('dev1'), edgeHubToken(3600)), 200);
 
       const mine = standinView(connection);
