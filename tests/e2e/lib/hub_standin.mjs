@@ -55,9 +55,11 @@ export class HubStandin extends EventEmitter {
   constructor({ hubName, tlsKey, tlsCert, identities }) {
     super();
     Object.assign(this, { hubName, tlsKey, tlsCert });
-    /** Accepted (or held) telemetry: {identity, connectionId, body, properties, applicationProperties, annotations, receivedAt}. */
+    /** Accepted (or held) telemetry: {identity, connectionId, body, properties, applicationProperties,
+     *  annotations, receivedAt}. */
     this.telemetry = [];
-    /** Every put-token and SASL PLAIN token: {connectionId, identity, audience, expiresAt, at, status, description, renewal, onBehalfOf, via}. */
+    /** Every put-token and SASL PLAIN token: {connectionId, identity, audience, expiresAt, at, status,
+     *  description, renewal, onBehalfOf, authChain, type, via}. */
     this.putTokens = [];
     /** Telemetry refused through rejectNext(): {identity, condition, at}. */
     this.rejected = [];

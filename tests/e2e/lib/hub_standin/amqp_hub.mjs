@@ -261,8 +261,12 @@ export class AmqpHub {
     let description = 'OK';
     let grant;
     try {
-      if (properties.operation !== 'put-token') throw new TokenError(`CBS operation '${properties.operation}' is not supported`, 400);
-      if (!TOKEN_TYPES.includes(properties.type)) throw new TokenError(`CBS token type '${properties.type}' is not supported`, 400);
+      if (properties.operation !== 'put-token') {
+        throw new TokenError(`CBS operation '${properties.operation}' is not supported`, 400);
+      }
+      if (!TOKEN_TYPES.includes(properties.type)) {
+        throw new TokenError(`CBS token type '${properties.type}' is not supported`, 400);
+      }
       if (typeof name !== 'string') throw new TokenError('the put-token has no name (audience)', 400);
       if (typeof message.body !== 'string') throw new TokenError('the token must be an AMQP string body (amqp-value)', 400);
       grant = authorizeToken({ registry: this.registry, hubName: this.hubName, audience: name, token: message.body,
@@ -417,7 +421,8 @@ export class AmqpHub {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pendingMethods.delete(correlationId);
-        reject(new MethodInvocationError(504, 'GatewayTimeout', `'${identity}' did not answer '${methodName}' in ${timeoutMs} ms`));
+        reject(new MethodInvocationError(504, 'GatewayTimeout',
+                                         `'${identity}' did not answer '${methodName}' in ${timeoutMs} ms`));
       }, timeoutMs);
       this.pendingMethods.set(correlationId, { identity, resolve, reject, timer, link });
       link.send({ correlation_id: correlationId, application_properties: { 'IoThub-methodname': methodName },

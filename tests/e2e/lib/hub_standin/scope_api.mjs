@@ -67,7 +67,9 @@ export class ScopeApi {
     const edge = decodeURIComponent(edgeText);
     Object.assign(entry, { edge, operation });
     if (request.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', `${operation} takes POST`);
-    if (decodeURIComponent(moduleText) !== '$edgeHub') throw new HttpError(404, 'ModuleNotFound', 'only $edgeHub calls the scope API');
+    if (decodeURIComponent(moduleText) !== '$edgeHub') {
+      throw new HttpError(404, 'ModuleNotFound', 'only $edgeHub calls the scope API');
+    }
     const apiVersion = url.searchParams.get('api-version');
     if (apiVersion !== API_VERSION) {
       throw new HttpError(400, 'InvalidProtocolVersion', `api-version '${apiVersion}' is not ${API_VERSION}`);
@@ -80,7 +82,9 @@ export class ScopeApi {
       if (error instanceof HttpError) throw error;
       throw new HttpError(400, 'ArgumentInvalid', 'the request body is not JSON');
     }
-    if (typeof query !== 'object' || query === null) throw new HttpError(400, 'ArgumentInvalid', 'the request body is not a JSON object');
+    if (typeof query !== 'object' || query === null) {
+      throw new HttpError(400, 'ArgumentInvalid', 'the request body is not a JSON object');
+    }
     entry.query = query;
     return operation === 'devicesAndModulesInTargetDeviceScope' ? this.scope(edge, query) : this.onBehalfOf(edge, query);
   }
@@ -100,7 +104,9 @@ export class ScopeApi {
     }
     if (signer !== `${edge}/$edgeHub`) throw unauthorized(`a token for '${signer}' does not authorise '${edge}/$edgeHub'`);
     if (token.se * 1000 <= Date.now()) throw unauthorized('the token expired');
-    if (!signedWithOneOf(token, this.registry.keysOf(signer))) throw unauthorized(`the token is not signed with a key of '${signer}'`);
+    if (!signedWithOneOf(token, this.registry.keysOf(signer))) {
+      throw unauthorized(`the token is not signed with a key of '${signer}'`);
+    }
     if (!this.registry.get(edge)?.edge) throw unauthorized(`'${edge}' is not an edge device`);
   }
 
@@ -115,7 +121,9 @@ export class ScopeApi {
   }
 
   scope(edge, { pageSize = 100, continuationLink, authChain }) {
-    if (!Number.isInteger(pageSize) || pageSize < 1) throw new HttpError(400, 'ArgumentInvalid', 'pageSize must be a positive integer');
+    if (!Number.isInteger(pageSize) || pageSize < 1) {
+      throw new HttpError(400, 'ArgumentInvalid', 'pageSize must be a positive integer');
+    }
     const target = this.targetOf(edge, authChain);
     if (!this.registry.get(target)?.edge) throw new HttpError(400, 'ArgumentInvalid', `'${target}' is not an edge device`);
     const start = continuationLink ? this.offsetOf(continuationLink, target) : 0;
@@ -129,7 +137,8 @@ export class ScopeApi {
   // A continuation link is opaque to the caller; here it carries the target and the next offset.
   linkTo(target, offset) {
     const token = Buffer.from(JSON.stringify({ target, offset })).toString('base64url');
-    return `/devices/${encodeURIComponent(target)}/modules/$edgeHub/devicesAndModulesInTargetDeviceScope?continuationToken=${token}`;
+    return `/devices/${encodeURIComponent(target)}/modules/$edgeHub/devicesAndModulesInTargetDeviceScope` +
+      `?continuationToken=${token}`;
   }
 
   offsetOf(link, target) {
@@ -144,7 +153,9 @@ export class ScopeApi {
   }
 
   onBehalfOf(edge, { targetDeviceId, targetModuleId, authChain }) {
-    if (typeof targetDeviceId !== 'string' || !targetDeviceId) throw new HttpError(400, 'ArgumentInvalid', 'targetDeviceId is required');
+    if (typeof targetDeviceId !== 'string' || !targetDeviceId) {
+      throw new HttpError(400, 'ArgumentInvalid', 'targetDeviceId is required');
+    }
     const device = targetDeviceId;
     const module = targetModuleId ? `${targetDeviceId}/${targetModuleId}` : null;
     const wanted = module ?? device;
