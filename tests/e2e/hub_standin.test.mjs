@@ -22,7 +22,7 @@ import WebSocket from 'ws';
 import { freePorts, nextEvent, HUB_HOST } from './lib/gateway.mjs';
 import { HubStandin, makeToken, resourceOf, signServerCertificate } from './lib/hub_standin.mjs';
 
-const { Client, Message } = deviceSdk;
+const { Client, Message, ModuleClient } = deviceSdk;
 const TIMEOUT = { timeout: 30000 };
 const key = (seed) => crypto.createHash('sha256').update(seed).digest('base64');
 const IDENTITIES = {
@@ -30,6 +30,7 @@ const IDENTITIES = {
   'gw/$edgeHub': { primaryKey: key('gw/$edgeHub') },
   dev1: { primaryKey: key('dev1'), parent: 'gw' },
   dev2: { primaryKey: key('dev2'), secondaryKey: key('dev2-secondary'), parent: 'gw' },
+  'dev1/mod1': { primaryKey: key('dev1/mod1') },
   outsider: { primaryKey: key('outsider') },
   // A second edge device whose scope holds exactly three identities, for paging.
   edge2: { primaryKey: key('edge2'), edge: true },
@@ -185,12 +186,31 @@ for (const [name, Transport, transport] of [['Amqp', amqpSdk.Amqp, 'amqps'], ['A
   });
 }
 
-describe('what the stand-in refuses or reports', () => {
+describe('modules, secondary keys and refusals', () => {
   test('a device presenting a wrong key cannot open', TIMEOUT, async () => {
     await assert.rejects(openDevice('dev2', amqpSdk.Amqp, key('not dev2')), (error) => error.name === 'UnauthorizedError');
     const refusal = hub.putTokens.findLast((t) => t.audience?.includes('dev2'));
     assert.equal(refusal.status, 401);
     assert.match(refusal.description, /not signed with a key of 'dev2'/);
+  });
+
+  test('a module has its own telemetry path and twin', TIMEOUT, async () => {
+    const module = ModuleClient.fromConnectionString(
+      `${connectionString('dev1', IDENTITIES['dev1/mod1'].primaryKey)};ModuleId=mod1`, amqpSdk.Amqp);
+    module.setRetryPolicy(new common.NoRetry());
+    await module.setOptions({ ca });
+    await module.open();
+    try {
+      const arrived = hub.next('telemetry', (t) => t.identity === 'dev1/mod1');
+      await module.sendEvent(new Message('from the module'));
+      assert.equal((await arrived).body.toString(), 'from the module');
+      const twin = await module.getTwin();
+      await updateReported(twin, { role: 'filter' });
+      assert.equal(hub.twin('dev1/mod1').reported.role, 'filter');
+      assert.equal(hub.twin('dev1').reported.role, undefined, 'not the device twin');
+    } finally {
+      await module.close();
+    }
   });
 
   test('a device signing with its secondary key opens', TIMEOUT, async () => {
