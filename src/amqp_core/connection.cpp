@@ -29,6 +29,9 @@
 
 namespace edgehub::amqp_core {
 
+using detail::condition_text;
+using detail::set_condition;
+using detail::to_millis;
 using detail::view;
 
 namespace {
@@ -57,25 +60,6 @@ std::string_view link_property(pn_link_t* link, std::string_view key) {
   }
   pn_data_exit(props);
   return found;
-}
-
-void set_condition(pn_condition_t* c, std::string_view name, std::string_view description) {
-  pn_condition_set_name(c, std::string(name).c_str());
-  if (!description.empty()) pn_condition_set_description(c, std::string(description).c_str());
-}
-
-std::string condition_text(pn_condition_t* c) {
-  if (!c || !pn_condition_is_set(c)) return {};
-  std::string out = pn_condition_get_name(c) ? pn_condition_get_name(c) : "";
-  if (const char* d = pn_condition_get_description(c)) {
-    out += ": ";
-    out += d;
-  }
-  return out;
-}
-
-std::int64_t to_millis(core::SteadyTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 // The metric reason for a connection Proton closed (malformed input, idle timeout, ...).
