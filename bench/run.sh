@@ -97,7 +97,7 @@ done
 if ((!quick)); then
   for system in edgehubd mosquitto; do
     progress "$system: rate ramp"
-    scenario_ramp "$system" 5 5000 10000 15000 20000 25000 30000 40000
+    scenario_ramp "$system" 5 5000 6000 7000 8000 9000 10000 12500 15000 20000 25000 30000 40000 50000
   done
 fi
 for system in edgehubd mosquitto; do
