@@ -142,7 +142,7 @@ row "disk bytes per queued message" drain_disk_bytes_per_queued drain_disk_bytes
 row "drain msg/s after the outage" drain_rate drain_rate "≥ 1.0"
 row "seconds from B's return to the first delivery" drain_resume_s drain_resume_s "-"
 row "duplicates after the outage (at-least-once)" drain_duplicates drain_duplicates "-"
-row "idle RSS MiB (no connections)" idle_rss_mib idle_rss_mib "< 15 MiB"
+row "idle RSS MiB, no connections (edgehubd: $identities identities loaded)" idle_rss_mib idle_rss_mib "< 15 MiB"
 row "RSS KiB per idle TLS connection ($idle_n)" "idle_rss_kib_per_conn_$idle_n" "idle_rss_kib_per_conn_$idle_n" "≤ 1.0"
 ((idle_10k)) && row "RSS KiB per idle TLS connection (10000)" idle_rss_kib_per_conn_10000 idle_rss_kib_per_conn_10000 "≤ 1.0"
 echo

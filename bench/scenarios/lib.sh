@@ -16,15 +16,17 @@ DEVICE_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-# free_ports N: N distinct free loopback ports on one line.
+# free_ports N: N distinct loopback ports nobody listens on, on one line (random, so that
+# concurrent runs rarely pick the same; mosquitto and edgehubd fail loudly if one is taken).
 free_ports() {
-  python3 - "$1" <<'PY'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
+  local ports=() p
+  while ((${#ports[@]} < $1)); do
+    p=$((20000 + RANDOM % 30000))
+    [[ " ${ports[*]} " == *" $p "* ]] && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    ports+=("$p")
+  done
+  echo "${ports[*]}"
 }
 
 # wait_port PORT [SECONDS]: until something accepts TCP connections on 127.0.0.1:PORT.
@@ -60,11 +62,9 @@ setup_pki() {
   server_cert mosquitto-a-ec ec
   server_cert mosquitto-a-rsa rsa
   CA="$WORK/pki/certs/azure-iot-test-only.root.ca.cert.pem"
-  python3 - "$devices" "$DEVICE_KEY" >"$WORK/identities.toml" <<'PY'
-import sys
-for i in range(int(sys.argv[1])):
-    print(f'[[device]]\nid = "dev-{i:05d}"\nprimary_key = "{sys.argv[2]}"\n')
-PY
+  awk -v n="$devices" -v key="$DEVICE_KEY" 'BEGIN {
+    for (i = 0; i < n; i++) printf "[[device]]\nid = \"dev-%05d\"\nprimary_key = \"%s\"\n\n", i, key
+  }' >"$WORK/identities.toml"
   chmod 600 "$WORK/identities.toml"
 }
 
