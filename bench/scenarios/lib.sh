@@ -181,5 +181,11 @@ loadgen() {
   taskset -c "$LOAD_CPU" "$LOADGEN" "$@" 2>>"$WORK/loadgen.log"
 }
 
+# cpu_us PID: the user + system CPU time of a process so far, in µs.
+cpu_us() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.0f", ($12 + $13) * 1e6 / hz }' \
+    "/proc/$1/stat"
+}
+
 # kv NAME < OUTPUT: the value of NAME in key=value lines.
 kv() { sed -n "s/^$1=//p" | head -1; }

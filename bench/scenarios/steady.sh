@@ -14,9 +14,14 @@ steady_run() {  # steady_run SYSTEM all|half RATE SECONDS: prints the load gener
     expect=even
   fi
   start_sut "$system" "$([[ $system == edgehubd ]] && echo "$query")"
+  local b_before t0=$EPOCHREALTIME
+  b_before=$(cpu_us "$B_PID")
   loadgen publish "${SUT_ARGS[@]}" --connections "$STEADY_DEVICES" --rate "$rate" \
     --duration "$seconds" --warmup 1 --window 32 --receive "127.0.0.1:$B_PLAIN" \
     --receiver-id "receiver-$RANDOM" --expect "$expect" --sut-pid "$SUT_PID" || true
+  # Broker B shares the load generator's core: its share tells whether that core was the limit.
+  awk -v b="$(( $(cpu_us "$B_PID") - b_before ))" -v t="$(awk -v a="$t0" -v z="$EPOCHREALTIME" 'BEGIN { print z - a }')" \
+    'BEGIN { printf "broker_b_cpu_share=%.2f\n", b / 1e6 / t }'
   stop_sut
 }
 
@@ -37,7 +42,7 @@ scenario_ramp() {  # scenario_ramp SYSTEM SECONDS RATE...
   local system=$1 seconds=$2 best=0 out rate; shift 2
   for rate in "$@"; do
     out=$(steady_run "$system" all "$rate" "$seconds")
-    echo "ramp $system $rate msg/s: p99 $(kv latency_p99_ms <<<"$out") ms, sent at $(kv send_rate <<<"$out")/s, lost $(kv lost <<<"$out")" >&2
+    echo "ramp $system $rate msg/s: p99 $(kv latency_p99_ms <<<"$out") ms, sent at $(kv send_rate <<<"$out")/s, lost $(kv lost <<<"$out"), SUT $(kv sut_cpu_us_per_msg <<<"$out") µs/msg, load core: loadgen $(kv loadgen_cpu_us_per_msg <<<"$out") µs/msg + broker B $(kv broker_b_cpu_share <<<"$out") of a core" >&2
     awk -v p99="$(kv latency_p99_ms <<<"$out")" -v got="$(kv send_rate <<<"$out")" \
         -v lost="$(kv lost <<<"$out")" -v rate="$rate" \
         'BEGIN { exit !(p99 != "" && p99 < 50 && lost == 0 && got >= 0.95 * rate) }' || break
