@@ -193,6 +193,11 @@ int run_connections(const Options& o, bool idle) {
   };
   const bool finished = run_until({&loop}, settled, o.real("timeout", 120), top_up);
   const double elapsed = seconds_since(t0);
+  // Work the server defers past the CONNACK (session bookkeeping on other threads) belongs to
+  // the connection's cost too: sample after a short quiet tail.
+  const auto tail_until = Clock::now() + std::chrono::milliseconds(o.number("tail-ms", 500));
+  run_until(
+      {&loop}, [&] { return Clock::now() >= tail_until; }, 1e9);
   const auto after = eb::sample_process(pid);
   const double self_after = self_cpu_us();
 
@@ -691,7 +696,7 @@ int usage() {
       "  common:  --target HOST:PORT --ca FILE --sni NAME --key BASE64 (SAS; none: "
       "anonymous)\n"
       "           --hub NAME --device-prefix P --first-device N --sut-pid PID --timeout S\n"
-      "  storm:   --connections N --concurrency C\n"
+      "  storm:   --connections N --concurrency C --tail-ms MS (CPU sampled this long after)\n"
       "  idle:    --connections N --concurrency C --settle S\n"
       "  publish: --connections N --rate R|0 --duration S|--count N --window W\n"
       "           --tls 1|0 --receive HOST:PORT --expect all|even --drain-timeout S\n"
