@@ -40,7 +40,7 @@ mkdir -p "$WORK/results"
 failures=()
 SUT_PID="" B_PID=""
 
-# shellcheck source=scenarios/lib.sh
+# shellcheck source-path=SCRIPTDIR source=scenarios/lib.sh
 source "$root/bench/scenarios/lib.sh"
 for f in storm steady drain idle; do
   # shellcheck source=/dev/null
@@ -56,7 +56,7 @@ trap cleanup EXIT
 
 record() { echo "$3" >>"$WORK/results/$1.$2"; }  # record FIGURE SYSTEM VALUE
 check() {  # check WHAT VALUE -eq|-le|... EXPECTED: a correctness assertion
-  if [[ -z $2 ]] || ! [ "$2" "$3" "$4" ]; then
+  if [[ -z $2 ]] || ! test "$2" "$3" "$4"; then
     failures+=("$1 (got '${2}', want $3 $4)")
     echo "bench: FAILED: $1 (got '${2}')" >&2
   fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Scenario 3, offline then drain: broker B is stopped, 10 devices publish N messages as fast as
 # the system under test acknowledges them (ingest), then B comes back and a receiver on B waits
 # for every one (drain). The receiver's session on B is made before the outage and restored by

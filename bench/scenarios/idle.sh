@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Scenario 4, idle memory: the system under test's RSS before any connection (idle RSS) and its
 # growth per held TLS connection, N connections held for a few seconds after the last CONNACK.
 scenario_idle() {  # scenario_idle edgehubd|mosquitto CONNECTIONS

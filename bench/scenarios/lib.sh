@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables set here are read by the scenarios
 # Shared by the benchmark scenarios (sourced by bench/run.sh): the test PKI, the configurations,
 # starting and stopping broker B (what IoT Hub would be), the system under test (edgehubd, or
 # mosquitto A bridging to B: the baseline) and the load generator.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Scenario 2, steady QoS 1 telemetry: 256-byte JSON bodies over TLS from 50 devices at a fixed
 # total rate, forwarded to broker B and received there. Figures: the system under test's CPU per
 # message and the end-to-end latency (send to arrival at the receiver on B).

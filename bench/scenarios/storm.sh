@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Scenario 1, connection storm: N TLS connections, each a full handshake (no session resumption)
 # then CONNECT/CONNACK, 50 at a time. Figure: the system under test's CPU per connection.
 # edgehubd always serves an EC P-256 certificate (issued from its Edge CA), so the RSA row has
