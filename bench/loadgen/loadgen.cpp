@@ -7,6 +7,8 @@
 //   publish  QoS 1 telemetry from --connections devices at --rate msg/s (0 = open loop) for
 //            --duration s or --count messages; with --receive HOST:PORT also subscribes there
 //            and reports loss, duplicates, order and end-to-end latency
+//   publish-amqp  the same telemetry from devices speaking AMQP (amqp_fleet.hpp), always with
+//            the receiver
 //   receive  only the subscriber: waits for --devices x --per-device messages (a drain)
 //
 // With --sut-pid the CPU time and RSS of that process are sampled around the measured phase.
@@ -26,18 +28,20 @@
 #include <string>
 #include <vector>
 
+#include "amqp_fleet.hpp"
 #include "edgehub/identity/sas_token.hpp"
 #include "event_loop.hpp"
 #include "process_probe.hpp"
+#include "telemetry_body.hpp"
 
 namespace eb = edgehub::bench;
 namespace mqtt = edgehub::bench::mqtt;
 using eb::Clock;
 using eb::Connection;
+using eb::monotonic_us;
 
 namespace {
 
-constexpr std::size_t kBodySize = 256;
 constexpr std::uint16_t kKeepAliveSeconds = 600;
 constexpr const char* kTopicFilter = "devices/+/messages/events/#";
 
@@ -57,13 +61,6 @@ struct Options {
     return it == values.end() ? fallback : std::stod(it->second);
   }
 };
-
-std::uint64_t monotonic_us() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
-         static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
-}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -102,6 +99,16 @@ eb::Endpoint endpoint_from(const Options& o, const std::string& host_port, bool 
   return e;
 }
 
+/// A device's SAS token (--key, --hub), valid for two hours.
+std::string sas_token(const Options& o, const std::string& id) {
+  const auto hub = o.get("hub", "hub.azure-devices.net");
+  auto token =
+      edgehub::identity::make_sas_token(hub + "/devices/" + id, o.get("key"),
+                                        std::chrono::system_clock::now() + std::chrono::hours(2));
+  if (!token) throw std::runtime_error("cannot mint a SAS token (is --key base64?)");
+  return *token;
+}
+
 /// CONNECT for device `index`: with --key a SAS token as IoT Hub devices send it (edgehubd),
 /// without it an anonymous client whose client id is the device id (mosquitto).
 mqtt::Buffer device_connect(const Options& o, std::uint32_t index) {
@@ -113,10 +120,7 @@ mqtt::Buffer device_connect(const Options& o, std::uint32_t index) {
     return packet;
   }
   const auto hub = o.get("hub", "hub.azure-devices.net");
-  auto token = edgehub::identity::make_sas_token(
-      hub + "/devices/" + id, key, std::chrono::system_clock::now() + std::chrono::hours(2));
-  if (!token) throw std::runtime_error("cannot mint a SAS token (is --key base64?)");
-  mqtt::append_connect(packet, id, hub + "/" + id + "/?api-version=2021-04-12", *token,
+  mqtt::append_connect(packet, id, hub + "/" + id + "/?api-version=2021-04-12", sas_token(o, id),
                        kKeepAliveSeconds);
   return packet;
 }
@@ -395,27 +399,15 @@ struct Receiver {
 
 /// One device's PUBLISH, encoded once; each send copies it and stamps id, seq, time and temp.
 struct PublishTemplate {
+  eb::TelemetryBody body;
   mqtt::Buffer packet;
-  std::size_t id_at = 0, temp_at = 0, seq_at = 0, ts_at = 0;
+  std::size_t id_at = 0;
 
-  PublishTemplate(const std::string& device) {
-    std::string body = R"({"temp":75.0,"seq":"0000000000","ts":"0000000000000000","dev":")" +
-                       device + R"(","pad":")";
-    body.append(kBodySize - body.size() - 2, 'x');
-    body += "\"}";
+  explicit PublishTemplate(const std::string& device) : body(device) {
     const auto topic =
         "devices/" + device + "/messages/events/%24.ct=application%2Fjson&%24.ce=utf-8";
-    const auto* b = reinterpret_cast<const std::uint8_t*>(body.data());
-    id_at = mqtt::append_publish(packet, topic, std::span(b, body.size()), 1);
-    const auto body_at = id_at + 2;
-    temp_at = body_at + body.find("75.0");
-    seq_at = body_at + body.find("0000000000");
-    ts_at = body_at + body.find("0000000000000000");
-  }
-
-  static void digits(std::uint8_t* at, std::uint64_t v, int width) {
-    for (int i = width - 1; i >= 0; --i, v /= 10)
-      at[i] = static_cast<std::uint8_t>('0' + v % 10);
+    const auto* b = reinterpret_cast<const std::uint8_t*>(body.text.data());
+    id_at = mqtt::append_publish(packet, topic, std::span(b, body.text.size()), 1);
   }
 
   void append_to(mqtt::Buffer& out, std::uint16_t id, std::uint64_t seq, std::uint64_t ts) const {
@@ -424,10 +416,7 @@ struct PublishTemplate {
     auto* p = out.data() + base;
     p[id_at] = static_cast<std::uint8_t>(id >> 8);
     p[id_at + 1] = static_cast<std::uint8_t>(id & 0xff);
-    // Even sequence numbers are hot (75.0, pass `temp > 50`), odd ones cold (25.0): 50%.
-    p[temp_at] = seq % 2 == 0 ? '7' : '2';
-    digits(p + seq_at, seq, 10);
-    digits(p + ts_at, ts, 16);
+    body.stamp(p + id_at + 2, seq, ts);
   }
 };
 
@@ -628,6 +617,92 @@ int run_publish(const Options& o) {
   return all_acked && dropped_connections == 0 ? 0 : 1;
 }
 
+// --- publish over AMQP ---------------------------------------------------------------------
+
+int run_publish_amqp(const Options& o) {
+  const auto count = static_cast<std::uint32_t>(o.number("connections", 10));
+  const auto first = static_cast<std::uint32_t>(o.number("first-device", 0));
+  const double warmup = o.real("warmup", 1);
+  const int pid = static_cast<int>(o.number("sut-pid", 0));
+  if (o.get("key").empty() || o.get("receive").empty()) {
+    std::fprintf(stderr, "loadgen: publish-amqp needs --key and --receive\n");
+    return 2;
+  }
+  Tally tally(o.get("device-prefix", "dev-"));
+  Receiver receiver(o, tally);
+  if (!receiver.subscribe(o.real("timeout", 30))) {
+    std::fprintf(stderr, "loadgen: cannot subscribe on %s: %s\n", o.get("receive").c_str(),
+                 receiver.error.c_str());
+    return 2;
+  }
+  std::vector<eb::AmqpDevice> devices;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const auto id = device_id(o, first + i);
+    devices.push_back({id, sas_token(o, id)});
+  }
+  const auto hub = o.get("hub", "hub.azure-devices.net");
+  eb::AmqpFleet fleet(std::move(devices),
+                      {.url = "amqps://" + o.get("target", "127.0.0.1:5671"),
+                       .ca_file = o.get("ca"),
+                       .virtual_host = o.get("sni"),
+                       .hub_name = hub.substr(0, hub.find('.')),
+                       .rate = o.real("rate", 1000),
+                       .duration = warmup + o.real("duration", 10),
+                       .window = static_cast<std::uint32_t>(o.number("window", 32))});
+  fleet.start();
+  run_until(
+      {&receiver.loop}, [&] { return fleet.ready(); }, o.real("timeout", 30));
+  if (!fleet.ready() || !fleet.error().empty()) {
+    std::fprintf(stderr, "loadgen: AMQP devices did not connect: %s\n", fleet.error().c_str());
+    return 2;
+  }
+  auto total = [](const std::vector<std::uint64_t>& v) {
+    std::uint64_t n = 0;
+    for (auto x : v)
+      n += x;
+    return n;
+  };
+  fleet.go();
+  const auto t0 = Clock::now();
+  // Sent but not measured: the upstream connections open lazily, on the first message.
+  run_until(
+      {&receiver.loop}, [&] { return seconds_since(t0) >= warmup; }, warmup + 1);
+  const auto before = eb::sample_process(pid);
+  const double self_before = self_cpu_us();
+  const auto sent_before = total(fleet.sent_per_device());
+  tally.restart_latencies();
+  run_until(
+      {&receiver.loop}, [&] { return fleet.done(); },
+      o.real("duration", 10) + o.real("ack-timeout", 60));
+  const auto sent = fleet.sent_per_device();
+  const auto expected = total(sent);
+  run_until(
+      {&receiver.loop}, [&] { return tally.unique() >= expected; }, o.real("drain-timeout", 30));
+  const auto after = eb::sample_process(pid);
+  const double self_after = self_cpu_us();
+  const std::uint64_t measured = std::max<std::uint64_t>(1, expected - sent_before);
+
+  report("sent", expected);
+  report("sent_measured", measured);
+  report("acked", fleet.accepted());
+  report("not_accepted", fleet.not_accepted());
+  report("loadgen_cpu_us_per_msg", (self_after - self_before) / measured);
+  if (pid > 0) {
+    report("sut_cpu_us", after.cpu_us - before.cpu_us);
+    report("sut_cpu_us_per_msg", (after.cpu_us - before.cpu_us) / measured);
+  }
+  report("expected", expected);
+  report("received", tally.unique());
+  report("lost", tally.lost(sent, false));
+  report("duplicates", tally.duplicates());
+  report("out_of_order", tally.out_of_order());
+  report("foreign", tally.foreign());
+  tally.report_latency();
+  if (!fleet.error().empty()) std::printf("last_error=%s\n", fleet.error().c_str());
+  std::fflush(stdout);
+  return fleet.error().empty() && fleet.accepted() == expected ? 0 : 1;
+}
+
 // --- receive (drain) ------------------------------------------------------------------------
 
 int run_receive(const Options& o) {
@@ -692,7 +767,7 @@ int run_receive(const Options& o) {
 int usage() {
   std::fprintf(
       stderr,
-      "usage: loadgen storm|idle|publish|receive [--option value]...\n"
+      "usage: loadgen storm|idle|publish|publish-amqp|receive [--option value]...\n"
       "  common:  --target HOST:PORT --ca FILE --sni NAME --key BASE64 (SAS; none: "
       "anonymous)\n"
       "           --hub NAME --device-prefix P --first-device N --sut-pid PID --timeout S\n"
@@ -701,6 +776,8 @@ int usage() {
       "  publish: --connections N --rate R|0 --duration S|--count N --window W\n"
       "           --tls 1|0 --receive HOST:PORT --expect all|even --drain-timeout S\n"
       "           --sent-file F (per-device counts for receive)\n"
+      "  publish-amqp: devices over AMQP (SASL PLAIN, SAS token): --target HOST:AMQP_PORT --key\n"
+      "           --rate R --duration S --warmup S --window W --receive HOST:PORT\n"
       "  receive: --receive HOST:PORT --devices N --per-device N | --sent-file F\n"
       "           --clean 1|0\n"
       "           --subscribe-only 1|0 --receiver-id ID --linger-ms MS\n");
@@ -723,6 +800,7 @@ int main(int argc, char** argv) {
     if (mode == "idle") return run_connections(o, true);
     if (mode == "publish") return run_publish(o);
     if (mode == "receive") return run_receive(o);
+    if (mode == "publish-amqp") return run_publish_amqp(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "loadgen: %s\n", e.what());
     return 2;

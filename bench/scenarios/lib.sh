@@ -117,10 +117,10 @@ start_mosquitto_a() {
 }
 
 # start_edgehubd ROUTE: the system under test with one route into $upstream, upstream over MQTT
-# to B; sets SUT_PID, SUT_PORT, SUT_ARGS, SUT_STATE (its store directory).
+# to B; sets SUT_PID, SUT_PORT (MQTT), SUT_AMQP_PORT, SUT_ARGS, SUT_STATE (its store directory).
 start_edgehubd() {
-  local route=$1 amqp https metrics
-  read -r SUT_PORT amqp https metrics < <(free_ports 4)
+  local route=$1 https metrics
+  read -r SUT_PORT SUT_AMQP_PORT https metrics < <(free_ports 4)
   SUT_STATE="$WORK/state-$SUT_PORT"
   mkdir -p "$SUT_STATE"
   chmod 700 "$SUT_STATE"
@@ -152,7 +152,7 @@ max_connections_per_listener = 20000
 
 [gateway.listen]
 mqtt = "127.0.0.1:$SUT_PORT"
-amqp = "127.0.0.1:$amqp"
+amqp = "127.0.0.1:$SUT_AMQP_PORT"
 https = "127.0.0.1:$https"
 
 [gateway.routes]

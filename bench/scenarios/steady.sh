@@ -51,3 +51,20 @@ scenario_ramp() {  # scenario_ramp SYSTEM SECONDS RATE...
   done
   record "max_rate_p99_under_50ms" "$system" "$best"
 }
+
+# The same telemetry from devices speaking AMQP (SASL PLAIN with their SAS token, one sender
+# link each): edgehubd only, mosquitto has no AMQP; the table sets it against mosquitto's MQTT run.
+scenario_steady_amqp() {  # scenario_steady_amqp RATE SECONDS
+  local rate=$1 seconds=$2 out
+  start_sut edgehubd
+  out=$(loadgen publish-amqp --target "127.0.0.1:$SUT_AMQP_PORT" --ca "$CA" --sni "$GW_HOST" \
+          --key "$DEVICE_KEY" --hub "$HUB_HOST" --connections "$STEADY_DEVICES" --rate "$rate" \
+          --duration "$seconds" --warmup 1 --window 32 --receive "127.0.0.1:$B_PLAIN" \
+          --receiver-id "receiver-$RANDOM" --sut-pid "$SUT_PID")
+  stop_sut
+  check "steady amqp: nothing lost" "$(kv lost <<<"$out")" -eq 0
+  check "steady amqp: no duplicates" "$(kv duplicates <<<"$out")" -eq 0
+  check "steady amqp: everything accepted" "$(kv acked <<<"$out")" -eq "$(kv sent <<<"$out")"
+  record "steady_amqp_cpu_us_per_msg" edgehubd "$(kv sut_cpu_us_per_msg <<<"$out")"
+  record "steady_amqp_p99_ms" edgehubd "$(kv latency_p99_ms <<<"$out")"
+}
