@@ -264,8 +264,8 @@ void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
   r.check_keys(t, prefix,
                {"state_dir", "identities", "upstream_protocol", "authentication_mode", "metrics",
                 "admin_socket", "proxy", "server_cert_extra_sans", "server_cert_days",
-                "server_cert_validity_secs", "drain_timeout_secs", "log_level", "device_id",
-                "iothub_hostname", "listen", "store", "routes", "limits"},
+                "server_cert_validity_secs", "drain_timeout_secs", "upstream_token_lifetime_secs",
+                "log_level", "device_id", "iothub_hostname", "listen", "store", "routes", "limits"},
                Severity::error);
   if (const auto f = Reader::field(t, prefix, "state_dir")) {
     if (auto p = r.absolute_path(f)) out.state_dir = std::move(*p);
@@ -328,6 +328,10 @@ void read_settings(Reader& r, const toml::table& t, GatewayConfig& out,
     if (auto v = r.u32(f, 10, kMaxCertDays * 86400U)) {
       out.server_cert_validity = std::chrono::seconds(*v);
     }
+  }
+  if (const auto f = Reader::field(t, prefix, "upstream_token_lifetime_secs")) {
+    // Below 10 s a renewal would be due before the put-token's answer could come back.
+    if (auto v = r.u32(f, 10, 24 * 3600)) out.upstream_token_lifetime = std::chrono::seconds(*v);
   }
   if (const auto f = Reader::field(t, prefix, "drain_timeout_secs")) {
     if (auto v = r.integer(f, 0, kMaxDrainSecs)) out.drain_timeout = std::chrono::seconds(*v);

@@ -10,6 +10,12 @@ std::string edgehub_token_audience(const UpstreamOptions& options) {
   return options.iothub_hostname + "/devices/" + options.edge_device_id + "/modules/$edgeHub";
 }
 
+std::string cbs_audience(const UpstreamOptions& options, const core::ClientId& id) {
+  std::string resource = options.iothub_hostname + "/devices/" + id.device;
+  if (id.is_module()) resource += "/modules/" + id.module;
+  return identity::url_encode(resource);
+}
+
 core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,
                                                      const core::ClientId& id,
                                                      core::SystemTime now) {

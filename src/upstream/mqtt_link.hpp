@@ -16,7 +16,6 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -29,18 +28,9 @@
 #include "edgehub/core/clock.hpp"
 #include "edgehub/hub/device_channel.hpp"
 #include "edgehub/upstream/options.hpp"
+#include "upstream/link_event.hpp"
 
 namespace edgehub::upstream {
-
-using Strand = boost::asio::strand<boost::asio::any_io_executor>;
-
-enum class LinkEvent {
-  connected,    ///< CONNACK 0
-  refused,      ///< CONNACK 2, 4 or 5: IoT Hub does not accept this identity
-  unreachable,  ///< the connection could not be opened (network, TLS, CONNACK 1 or 3)
-  lost,         ///< an open connection ended without our asking
-  acked,        ///< a publish was acknowledged
-};
 
 class MqttLink final : public std::enable_shared_from_this<MqttLink>,
                        private ::mqtt::iaction_listener {

@@ -1,5 +1,7 @@
 #include "edgehub/upstream/options.hpp"
 
+#include <algorithm>
+
 namespace edgehub::upstream {
 
 std::optional<UpstreamOptions> UpstreamOptions::from_config(const config::GatewayConfig& config,
@@ -20,12 +22,13 @@ std::optional<UpstreamOptions> UpstreamOptions::from_config(const config::Gatewa
       o.port = p.iothub_port.value_or(443);
       break;
     case config::UpstreamProtocol::amqp:
+      o.transport = Transport::amqp_tls;
+      o.port = p.iothub_port.value_or(5671);
+      break;
     case config::UpstreamProtocol::amqpws:
-      why =
-          "upstream_protocol = \"amqp\"/\"amqpws\" is not implemented yet: set [gateway] "
-          "upstream_protocol = \"mqtt\" or \"mqttws\"; until then messages routed to $upstream "
-          "wait in the store";
-      return std::nullopt;
+      o.transport = Transport::amqp_websocket;
+      o.port = p.iothub_port.value_or(443);
+      break;
   }
   o.iothub_hostname = p.iothub_hostname;
   o.edge_device_id = p.device_id;
@@ -42,6 +45,8 @@ std::optional<UpstreamOptions> UpstreamOptions::from_config(const config::Gatewa
   }
   o.edgehub_module_key = p.edgehub_module_key;
   o.max_connections = config.limits.max_connections;
+  o.token_ttl = config.upstream_token_lifetime;
+  o.token_renew_before = std::min<std::chrono::seconds>(std::chrono::minutes(5), o.token_ttl / 5);
   return o;
 }
 

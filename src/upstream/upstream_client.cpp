@@ -12,6 +12,7 @@
 #include "edgehub/ops/logging.hpp"
 #include "edgehub/upstream/connectivity.hpp"
 #include "edgehub/upstream/topics.hpp"
+#include "upstream/amqp_link.hpp"
 #include "upstream/mqtt_link.hpp"
 
 namespace edgehub::upstream {
@@ -60,6 +61,39 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         probe_timer(strand),
         sweep_timer(strand) {}
 
+  bool uses_amqp() const {
+    return options.transport == Transport::amqp_tls ||
+           options.transport == Transport::amqp_websocket;
+  }
+
+  // The AMQP upstream: one link (connection) for every identity, made on first use.
+  AmqpLink& amqp_link() {
+    if (amqp) return *amqp;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    AmqpLink::Callbacks callbacks{
+        [weak](const core::ClientId& who, LinkEvent e) {
+          if (auto self = weak.lock()) self->on_link_event(who, e);
+        },
+        [weak](const core::ClientId& who, core::Message message, AmqpLink::Settle settle) {
+          auto self = weak.lock();
+          if (!self) return settle(amqp_core::Disposition::released);
+          self->deliver_c2d(who, std::move(message), [settle](bool delivered) {
+            settle(delivered ? amqp_core::Disposition::accepted : amqp_core::Disposition::released);
+          });
+        },
+        [weak](const core::ClientId& who, std::string method, std::string request,
+               std::string payload) {
+          if (auto self = weak.lock()) {
+            self->relay_method(who, std::move(method), std::move(request), std::move(payload));
+          }
+        },
+        [weak](const core::ClientId& who, std::string patch) {
+          if (auto self = weak.lock()) self->relay_desired(who, std::move(patch));
+        }};
+    amqp = AmqpLink::create(options, deps.clock, strand, std::move(callbacks));
+    return *amqp;
+  }
+
   UpstreamOptions options;
   UpstreamDeps deps;
   Strand strand;
@@ -75,6 +109,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
   std::map<core::ClientId, std::shared_ptr<MqttLink>> links;
   /// Closed links kept until their disconnect completed: Paho must not be destroyed mid-call.
   std::vector<std::shared_ptr<MqttLink>> retired;
+  std::shared_ptr<AmqpLink> amqp;
 
   void retire(std::map<core::ClientId, std::shared_ptr<MqttLink>>::iterator it) {
     it->second->close(hub::Errc::disconnected);
@@ -106,6 +141,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
 
   void send(core::Message message, hub::DoneCallback done) {
     if (stopped) return done(hub::Errc::shutting_down);
+    if (uses_amqp()) return amqp_link().send(std::move(message), std::move(done));
     auto link = link_for(message.origin);
     if (!link) return done(hub::Errc::too_many_pending);
     link->publish(telemetry_topic(message), std::move(message.body), 1, std::move(done));
@@ -142,7 +178,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void update_connections() {
-    std::size_t n = 0;
+    std::size_t n = amqp && amqp->connected() ? 1 : 0;
     for (const auto& [id, link] : links)
       n += link->connected() ? 1 : 0;
     stats.connections.set(static_cast<double>(n));
@@ -177,7 +213,9 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     const bool quiet_too_long =
         deps.clock.steady_now() - connectivity.last_success() >= options.online_probe_after;
     if (connectivity.online() && !quiet_too_long) return;
-    // Opening the gateway's own connection is the probe: CONNACK means IoT Hub is reachable.
+    // Opening the gateway's own connection is the probe: CONNACK (AMQP: the gateway's accepted
+    // put-token) means IoT Hub is reachable.
+    if (uses_amqp()) return amqp_link().ensure_connected();
     if (auto link = link_for({options.edge_device_id, ""})) link->ensure_connected();
   }
 
@@ -195,6 +233,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void sweep() {
+    if (amqp) amqp->sweep();
     std::erase_if(retired, [](const auto& link) { return link->closed(); });
     for (auto it = links.begin(); it != links.end();) {
       auto next = std::next(it);
@@ -211,6 +250,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
   // (CloseCloudConnectionOnDeviceDisconnect) unless messages are still on their way.
   void on_downstream_change(const core::ClientId& id) {
     if (stopped) return;
+    if (uses_amqp()) {
+      auto entry = deps.channels.find(id);
+      return amqp_link().set_subscriptions(id, entry ? entry->subscriptions : hub::Subscriptions{});
+    }
     std::vector<std::string> filters;
     if (auto entry = deps.channels.find(id)) {
       if (entry->subscriptions.has(hub::Subscription::c2d) && !id.is_module()) {
@@ -264,15 +307,26 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     }
     message.origin = id;
     message.set_body(payload);
+    // Paho acknowledges the C2D publish on arrival (QoS 1), so the outcome is only counted.
+    deliver_c2d(id, std::move(message), [](bool) {});
+  }
+
+  // Hands a C2D message to the device's downstream connection; `settled(true)` once the device
+  // completed it, `settled(false)` when it could not be delivered (IoT Hub may deliver it again).
+  void deliver_c2d(const core::ClientId& id, core::Message message,
+                   std::function<void(bool)> settled) {
     auto entry = deps.channels.find(id);
     if (!entry || !entry->subscriptions.has(hub::Subscription::c2d)) {
       // As edgeHub: logged and not completed; IoT Hub keeps it for a later delivery.
       stats.cloud_to_device.with({"c2d", "not_connected"}).inc();
-      ops::log(spdlog::level::info, fields, "C2D message for a client not connected: not relayed");
-      return;
+      ops::log(spdlog::level::info, {.device_id = id.device, .module_id = id.module},
+               "C2D message for a client not connected: not relayed");
+      return settled(false);
     }
     hub::DeviceChannels::post_c2d(
-        entry->channel, std::move(message), [weak = weak_from_this(), id](core::ErrorCode ec) {
+        entry->channel, std::move(message),
+        asio::bind_executor(strand, [weak = weak_from_this(), id,
+                                     settled = std::move(settled)](core::ErrorCode ec) {
           auto self = weak.lock();
           if (!self) return;
           self->stats.cloud_to_device.with({"c2d", ec ? "failed" : "delivered"}).inc();
@@ -280,7 +334,8 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
             ops::log(spdlog::level::info, {.device_id = id.device, .module_id = id.module},
                      "C2D message not delivered: {}", ec.message());
           }
-        });
+          settled(!ec);
+        }));
   }
 
   void relay_method(const core::ClientId& id, std::string method, std::string rid,
@@ -288,6 +343,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     auto reply = [weak = weak_from_this(), id, rid](int status, std::string body) {
       auto self = weak.lock();
       if (!self) return;
+      if (self->amqp) return self->amqp->answer_method(id, rid, status, std::move(body));
       auto it = self->links.find(id);
       if (it == self->links.end()) return;
       std::vector<std::byte> bytes(body.size());
@@ -414,6 +470,7 @@ void UpstreamClient::stop() {
     link->shutdown();
   for (auto& link : impl_->retired)
     link->shutdown();
+  if (impl_->amqp) impl_->amqp->shutdown();
   impl_->links.clear();
   impl_->retired.clear();
 }

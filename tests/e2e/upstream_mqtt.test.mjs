@@ -18,7 +18,8 @@ import amqpSdk from 'azure-iot-device-amqp';
 import mqttSdk from 'azure-iot-device-mqtt';
 import mqtt from 'mqtt';
 
-import { freePorts, startGateway, HUB_HOST } from './lib/gateway.mjs';
+import { checkArrived, metricValue, queueLength } from './lib/arrival.mjs';
+import { freePorts, startGateway, waitFor, HUB_HOST } from './lib/gateway.mjs';
 
 const { Client, Message } = deviceSdk;
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
@@ -70,14 +71,6 @@ class Broker {
   }
 }
 
-async function waitFor(predicate, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** What IoT Hub would receive: every PUBLISH on devices/#, with its QoS. */
 class Observer {
   constructor(port) {
@@ -109,35 +102,6 @@ async function openDevice(gateway, id, transport = mqttSdk.Mqtt) {
   await client.setOptions({ ca: gateway.ca });
   await client.open();
   return client;
-}
-
-function queueLength(metricsText) {
-  const line = metricsText.split('\n').find((l) => l.startsWith('edgehub_queue_length{') &&
-                                                   l.includes('endpoint="iothub"'));
-  return line ? Number(line.split(' ').pop()) : 0;
-}
-
-function metricValue(metricsText, name) {
-  const line = metricsText.split('\n').find((l) => l.startsWith(name));
-  return line ? Number(line.split(' ').pop()) : undefined;
-}
-
-/** In-order check per device that tolerates duplicates (at-least-once), and lists them. */
-function checkArrived(sent, arrived, label) {
-  const seen = new Set(arrived);
-  const missing = sent.filter((b) => !seen.has(b));
-  assert.deepEqual(missing, [], `${label}: acknowledged messages missing upstream`);
-  const firsts = [];
-  const dupes = [];
-  const counted = new Set();
-  for (const b of arrived) {
-    if (counted.has(b)) dupes.push(b); else { counted.add(b); firsts.push(b); }
-  }
-  const sentSet = new Set(sent);
-  assert.deepEqual(firsts.filter((b) => sentSet.has(b)), sent, `${label}: order changed`);
-  const shown = dupes.slice(0, 20).join(', ') + (dupes.length > 20 ? ', ...' : '');
-  console.log(`${label}: ${sent.length} sent, ${arrived.length} arrived, ${dupes.length} duplicates${
-    dupes.length ? ` (${shown})` : ''}`);
 }
 
 describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {

@@ -115,9 +115,11 @@ struct GatewayConfig {
   // [gateway]
   std::filesystem::path state_dir = "/var/lib/edgehubd";
   std::optional<std::filesystem::path> identities;
-  /// MQTT by default, unlike edgeHub (AMQP): edgehubd's AMQP upstream does not exist yet, and a
-  /// default that cannot forward would keep every $upstream message in the store.
-  UpstreamProtocol upstream_protocol = UpstreamProtocol::mqtt;
+  /// AMQP by default, as edgeHub: one connection carries every identity.
+  UpstreamProtocol upstream_protocol = UpstreamProtocol::amqp;
+  /// [gateway] upstream_token_lifetime_secs: how long the SAS tokens the gateway mints for its
+  /// upstream connections live (edgeHub: 1 h); renewed a fifth of it (at most 5 min) early.
+  std::chrono::seconds upstream_token_lifetime{3600};
   AuthenticationMode authentication_mode = AuthenticationMode::scope;
   std::optional<HostPort> metrics = HostPort{"127.0.0.1", 9600};  ///< absent: disabled
   /// [gateway] admin_socket: the Unix socket `edgehubctl status` and `config apply` talk to

@@ -34,6 +34,10 @@ struct ConnectCredentials {
 /// The audience of the `$edgeHub` token children are authenticated with, decoded.
 std::string edgehub_token_audience(const UpstreamOptions& options);
 
+/// The CBS put-token name of `id` over AMQP (iot-hub-protocol.md §11.3): "{hub}/devices/{d}
+/// [/modules/{m}]", URL-encoded as a token's sr. The token is connect_credentials().password.
+std::string cbs_audience(const UpstreamOptions& options, const core::ClientId& id);
+
 /// The CONNECT credentials of `id` at `now`. Errors: identity::Errc::invalid_key when the key
 /// needed is missing or not base64 (no edgehub_module_key for a child).
 core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,

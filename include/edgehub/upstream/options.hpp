@@ -17,6 +17,8 @@ namespace edgehub::upstream {
 enum class Transport {
   mqtt_tls,        ///< ssl://{host}:8883
   mqtt_websocket,  ///< wss://{host}:443/$iothub/websocket, optionally through an HTTP proxy
+  amqp_tls,        ///< amqps://{host}:5671, one connection for every identity
+  amqp_websocket,  ///< wss://{host}:443/$iothub/websocket, subprotocol AMQPWSB10
 };
 
 struct UpstreamOptions {
@@ -44,7 +46,7 @@ struct UpstreamOptions {
   std::size_t max_pending_per_connection = 256;  ///< queued + unacknowledged publishes
 
   /// The options for `config`, or nullopt with `why` when the configuration has no upstream
-  /// edgehubd can drive yet (no [provisioning], or an AMQP upstream_protocol).
+  /// (no [provisioning]).
   static std::optional<UpstreamOptions> from_config(const config::GatewayConfig& config,
                                                     std::string& why);
 };

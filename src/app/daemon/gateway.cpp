@@ -212,10 +212,22 @@ void Gateway::start_upstream(const routing::RouteTable& routes) {
   forwarders_->add_endpoint(std::string(routing::kUpstreamEndpointId), upstream_->make_sink(),
                             std::move(priorities), upstream::upstream_forwarder_options());
   upstream_->start();
-  spdlog::info(
-      "upstream: MQTT{} to {}, one connection per identity",
-      config_->upstream_protocol == config::UpstreamProtocol::mqttws ? " over WebSocket" : "",
-      where);
+  switch (config_->upstream_protocol) {
+    case config::UpstreamProtocol::mqtt:
+    case config::UpstreamProtocol::mqttws:
+      spdlog::info(
+          "upstream: MQTT{} to {}, one connection per identity",
+          config_->upstream_protocol == config::UpstreamProtocol::mqttws ? " over WebSocket" : "",
+          where);
+      break;
+    case config::UpstreamProtocol::amqp:
+    case config::UpstreamProtocol::amqpws:
+      spdlog::info(
+          "upstream: AMQP{} to {}, one connection for every identity",
+          config_->upstream_protocol == config::UpstreamProtocol::amqpws ? " over WebSocket" : "",
+          where);
+      break;
+  }
 }
 
 void Gateway::teardown() {

@@ -88,6 +88,8 @@ std::vector<std::string> restart_only_changes(const config::GatewayConfig& a,
   check(a.iothub_hostname == b.iothub_hostname, "the IoT Hub host name");
   check(a.provisioning.has_value() == b.provisioning.has_value(), "provisioning");
   check(a.upstream_protocol == b.upstream_protocol, "gateway.upstream_protocol");
+  check(a.upstream_token_lifetime == b.upstream_token_lifetime,
+        "gateway.upstream_token_lifetime_secs");
   check(a.authentication_mode == b.authentication_mode, "gateway.authentication_mode");
   check(a.limits.max_connections_per_listener == b.limits.max_connections_per_listener &&
             a.limits.max_message_bytes == b.limits.max_message_bytes &&

@@ -166,3 +166,12 @@ export function nextEvent(register, ms = 10000) {
     register((...values) => { clearTimeout(timer); resolve(values); });
   });
 }
+
+/** Polls `predicate` (may be async) every 50 ms until it holds; throws after `ms`. */
+export async function waitFor(predicate, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

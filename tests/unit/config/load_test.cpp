@@ -118,7 +118,8 @@ TEST(LoadConfig, MinimalFileGetsDocumentedDefaults) {
   EXPECT_FALSE(c.edge_ca.cert || c.edge_ca.pk || c.edge_ca.auto_generated_expiry_days);
   EXPECT_EQ(c.state_dir, fs::path("/var/lib/edgehubd"));
   EXPECT_FALSE(c.identities);
-  EXPECT_EQ(c.upstream_protocol, UpstreamProtocol::mqtt);
+  EXPECT_EQ(c.upstream_protocol, UpstreamProtocol::amqp);
+  EXPECT_EQ(c.upstream_token_lifetime, std::chrono::seconds(3600));
   EXPECT_EQ(c.authentication_mode, AuthenticationMode::scope);
   EXPECT_EQ(c.metrics, (HostPort{"127.0.0.1", 9600}));
   EXPECT_FALSE(c.proxy);
@@ -313,6 +314,11 @@ TEST(LoadConfig, NumbersOutOfRange) {
   auto l = load(kBase + "drain_timeout_secs = 0\n");
   ASSERT_TRUE(l.cfg) << l.all();
   EXPECT_EQ(l.cfg->drain_timeout, std::chrono::seconds(0));
+  l = load(kBase + "upstream_token_lifetime_secs = 30\n");
+  ASSERT_TRUE(l.cfg) << l.all();
+  EXPECT_EQ(l.cfg->upstream_token_lifetime, std::chrono::seconds(30));
+  expect_single_error(load(kBase + "upstream_token_lifetime_secs = 5\n"),
+                      "gateway.upstream_token_lifetime_secs", 5, "between 10 and 86400");
 }
 
 TEST(LoadConfig, EnumsAcceptEdgeHubSpellingsAndListAllowedValues) {

@@ -208,7 +208,11 @@ export class AmqpHub {
       this.echoTerminus(link, role, address);
       if (role === 'sender') {
         connection.cbsSender = link;
-        for (const reply of connection.pendingCbsReplies.splice(0)) link.send(reply);
+        // After this handler rhea sends the attach reply; a transfer sent from inside it would
+        // go out first, on a handle the client does not know yet (a protocol error).
+        setImmediate(() => {
+          for (const reply of connection.pendingCbsReplies.splice(0)) link.send(reply);
+        });
       }
       return;
     }
@@ -225,7 +229,7 @@ export class AmqpHub {
     connection.links.add({ link, identity, feature, role, channel, subscribed: false });
     this.record.emit('link', { connectionId: connection.id, identity, feature,
                               clientRole: role === 'receiver' ? 'sender' : 'receiver' });
-    if (feature === 'c2d') this.pumpC2D(identity);
+    if (feature === 'c2d') setImmediate(() => this.pumpC2D(identity));  // after the attach reply
   }
 
   /** The attach reply names the same terminus: a null one would mean refusal. */
@@ -492,6 +496,11 @@ export class AmqpHub {
 
   /** Ends every connection's state (the sockets are destroyed by the caller). */
   closeAll() {
-    for (const connection of [...this.connections.values()]) this.onClosed(connection);
+    for (const connection of [...this.connections.values()]) {
+      // rhea learns of a socket's end only from its 'end' event, which a destroyed socket never
+      // emits: without this its heartbeat timer (the client asked for one) runs on for ever.
+      connection.rheaConnection.eof();
+      this.onClosed(connection);
+    }
   }
 }
