@@ -1,5 +1,6 @@
 // loadgen: the benchmark load generator for edgehubd and the mosquitto baseline (bench/run.sh).
-// One thread, many connections (event_loop.hpp), pre-encoded packets. Every mode prints its
+// One thread, many connections (event_loop.hpp; AMQP devices run on Proton's own thread),
+// pre-encoded packets. Every mode prints its
 // results as key=value lines on stdout; the scenario scripts read them.
 //
 //   storm    open --connections N (TLS + CONNECT + CONNACK, --concurrency at a time)
