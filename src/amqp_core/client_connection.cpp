@@ -458,7 +458,8 @@ std::string ClientConnection::error_text() const {
   return impl_->error;
 }
 
-std::uint64_t ClientConnection::put_token(std::string_view audience, std::string_view token) {
+std::uint64_t ClientConnection::put_token(std::string_view audience, std::string_view token,
+                                          std::string_view auth_chain) {
   auto& self = *impl_;
   const auto request = self.next_request++;
   self.attach({{}, Node::cbs, false});
@@ -476,9 +477,13 @@ std::uint64_t ClientConnection::put_token(std::string_view audience, std::string
     pn_data_put_string(props, detail::bytes_of(key));
     pn_data_put_string(props, detail::bytes_of(value));
   }
+  if (!auth_chain.empty()) {
+    pn_data_put_string(props, detail::bytes_of("auth-chain"));
+    pn_data_put_string(props, detail::bytes_of(auth_chain));
+  }
   pn_data_exit(props);
   pn_data_put_string(pn_message_body(m.get()), detail::bytes_of(token));
-  std::vector<std::byte> bytes(512 + token.size() + audience.size());
+  std::vector<std::byte> bytes(512 + token.size() + audience.size() + auth_chain.size());
   for (;;) {
     size_t size = bytes.size();
     const int rc = pn_message_encode(m.get(), reinterpret_cast<char*>(bytes.data()), &size);

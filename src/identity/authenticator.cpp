@@ -27,6 +27,46 @@ bool valid_claim(const core::ClientId& id) {
   return is_valid_id(id.device) && (!id.is_module() || is_valid_id(id.module));
 }
 
+// IoT Edge allows five layers of gateways; a longer parent chain is a loop or a mistake.
+constexpr int kMaxNestingDepth = 5;
+
+// A child gateway's edgeHub authenticates the identities below it with its own `$edgeHub`
+// token (edgehub-reference.md §2.6): the token names that module, not the claimed identity.
+std::optional<core::ClientId> on_behalf_actor(const SasToken& token,
+                                              const core::ClientId& claimed) {
+  auto actor = client_id_from_resource(token.resource);
+  if (!actor || actor->module != "$edgeHub" || *actor == claimed) return std::nullopt;
+  return *actor;
+}
+
+// Whether `claimed` sits below the child gateway `edge`: the gateway itself, its modules, or a
+// device whose chain of parents reaches it (and that device's modules).
+bool below(const KeyLookup& lookup, const core::ClientId& claimed, const std::string& edge) {
+  std::string device = claimed.device;
+  for (int depth = 0; depth <= kMaxNestingDepth; ++depth) {
+    if (device == edge) return true;
+    const auto d = lookup.find(core::ClientId{device, {}});
+    if (!d || d->parent.empty()) return false;
+    device = d->parent;
+  }
+  return false;
+}
+
+// The keys an on-behalf-of token for `claimed` must be signed with: those of `actor`, the
+// `$edgeHub` module of an enabled child gateway that `claimed` sits below.
+core::Result<std::vector<Bytes>> on_behalf_keys(const KeyLookup& lookup,
+                                                const core::ClientId& claimed,
+                                                const core::ClientId& actor) {
+  const auto edge = lookup.find(core::ClientId{actor.device, {}});
+  const auto module = lookup.find(actor);
+  if (!edge || !edge->edge_device || !module || module->auth != AuthType::sas) {
+    return Errc::wrong_audience;
+  }
+  if (!edge->enabled || !module->enabled) return Errc::disabled_identity;
+  if (!below(lookup, claimed, actor.device)) return Errc::wrong_audience;
+  return module->keys;
+}
+
 }  // namespace
 
 core::Result<std::unique_ptr<Authenticator>> Authenticator::create(AuthenticatorOptions options,
@@ -97,21 +137,32 @@ core::Result<AuthenticatedIdentity> Authenticator::check(const core::ClientId& c
 core::Result<AuthenticatedIdentity> Authenticator::check_sas(const core::ClientId& claimed,
                                                              const Identity& identity,
                                                              std::string_view text) const {
-  if (identity.auth != AuthType::sas) return Errc::wrong_auth_type;
   auto token = parse_sas_token(text);
+  if (!token && identity.auth != AuthType::sas) return Errc::wrong_auth_type;
   if (!token) return token.error();
 
-  std::vector<Bytes> keys = identity.keys;
-  // edgeHub's allowDeviceAuthForModule: a module may sign with its device's key.
-  if (claimed.is_module()) {
-    const auto device = lookup_.find(core::ClientId{claimed.device, {}});
-    if (device && device->enabled && device->auth == AuthType::sas) {
-      keys.insert(keys.end(), device->keys.begin(), device->keys.end());
+  core::ClientId signer = claimed;
+  std::vector<Bytes> keys;
+  if (const auto actor = on_behalf_actor(*token, claimed)) {
+    // X.509 identities below a child gateway come this way too, as edgeHub sends them.
+    auto actor_keys = on_behalf_keys(lookup_, claimed, *actor);
+    if (!actor_keys) return actor_keys.error();
+    signer = *actor;
+    keys = std::move(*actor_keys);
+  } else {
+    if (identity.auth != AuthType::sas) return Errc::wrong_auth_type;
+    keys = identity.keys;
+    // edgeHub's allowDeviceAuthForModule: a module may sign with its device's key.
+    if (claimed.is_module()) {
+      const auto device = lookup_.find(core::ClientId{claimed.device, {}});
+      if (device && device->enabled && device->auth == AuthType::sas) {
+        keys.insert(keys.end(), device->keys.begin(), device->keys.end());
+      }
     }
   }
   const AudienceHosts hosts{options_.iothub_hostname, options_.gateway_hostname};
   const auto now = clock_.now();
-  if (auto ok = verify_sas_token(*token, claimed, keys, hosts, now); !ok) {
+  if (auto ok = verify_sas_token(*token, signer, keys, hosts, now); !ok) {
     return ok.error();
   }
   // Checked after the signature, so a forged token is reported as forged.

@@ -30,7 +30,7 @@ constexpr std::array kDeviceKeys = {"id",
                                     "status",
                                     "edge_device",
                                     "parent"};
-constexpr std::array kModuleKeys = {"id",      "auth",  "primary_key", "secondary_key",
+constexpr std::array kModuleKeys = {"id",      "device", "auth", "primary_key", "secondary_key",
                                     "enabled", "status"};
 
 int line_of(const toml::node& node) {
@@ -185,10 +185,19 @@ std::optional<Identity> parse_entry(EntryParser& p, bool is_module,
     p.issue(p.get("id"), "id",
             "must be 1-128 characters from A-Z a-z 0-9 - : . + % _ # * ? ! ( ) , = ; $ '");
   }
-  if (id) {
-    identity.id =
-        is_module ? core::ClientId{std::string(gateway_device_id), *id} : core::ClientId{*id, {}};
+  // A module belongs to the gateway's own device unless it names a child gateway: the `$edgeHub`
+  // module of a child edge device, whose key signs that child's on-behalf-of tokens.
+  std::string device(gateway_device_id);
+  if (is_module) {
+    if (const auto owner = p.string("device")) {
+      if (is_valid_id(*owner)) {
+        device = *owner;
+      } else {
+        p.issue(p.get("device"), "device", "must be a valid device id (a child gateway's)");
+      }
+    }
   }
+  if (id) identity.id = is_module ? core::ClientId{device, *id} : core::ClientId{*id, {}};
 
   // With an unusable auth the credential keys cannot be judged: report the auth only.
   bool auth_known = p.get("auth") == nullptr;
@@ -271,7 +280,7 @@ void parse_kind(const toml::node& node, std::string_view kind, const std::filesy
     auto identity = parse_entry(parser, is_module, gateway_device_id);
     if (!identity) continue;
     const std::string& id = is_module ? identity->id.module : identity->id.device;
-    const auto [it, inserted] = seen.emplace(id, identity->line);
+    const auto [it, inserted] = seen.emplace(identity->id.to_string(), identity->line);
     if (!inserted) {
       parser.issue(table.get("id"), "id",
                    "duplicate " + std::string(kind) + " id '" + id + "' (first declared on line " +
@@ -279,6 +288,26 @@ void parse_kind(const toml::node& node, std::string_view kind, const std::filesy
       continue;
     }
     out.push_back(std::move(*identity));
+  }
+}
+
+// A module of another device is only meaningful for a child gateway declared in the same file.
+void check_module_owners(const std::filesystem::path& file, std::string_view gateway_device_id,
+                         const std::vector<Identity>& identities,
+                         std::vector<RegistryIssue>& issues) {
+  for (std::size_t i = 0; i < identities.size(); ++i) {
+    const auto& m = identities[i];
+    if (!m.id.is_module() || m.id.device == gateway_device_id) continue;
+    const bool owner_is_child_gateway =
+        std::any_of(identities.begin(), identities.end(), [&](const Identity& d) {
+          return !d.id.is_module() && d.id.device == m.id.device && d.edge_device;
+        });
+    if (!owner_is_child_gateway) {
+      issues.push_back({file, m.line, "module.device",
+                        "'" + m.id.device +
+                            "' is not declared here as a [[device]] with edge_device = true; "
+                            "only a child gateway's modules (its $edgeHub) may be listed"});
+    }
   }
 }
 
@@ -351,6 +380,7 @@ std::optional<Snapshot> parse_identities(std::string_view text, const std::files
     issues.push_back({file, line_of(node), std::string(key.str()),
                       "unknown key (expected [[device]] or [[module]] tables)"});
   }
+  check_module_owners(file, gateway_device_id, identities, issues);
   if (issues.size() != issues_before) return std::nullopt;
   return Snapshot(std::move(identities));
 }

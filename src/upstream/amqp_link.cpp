@@ -250,8 +250,10 @@ void AmqpLink::authenticate(const core::ClientId& id, Identity& who) {
     return;
   }
   if (who.auth != Auth::authorised) who.auth = Auth::pending;
+  // On behalf of a child: the chain lets a parent gateway or IoT Hub place a nested identity.
+  const std::string chain = own || !callbacks_.auth_chain ? "" : callbacks_.auth_chain(id);
   ++in_engine_;
-  who.request = conn_->put_token(cbs_audience(options_, id), credentials->password);
+  who.request = conn_->put_token(cbs_audience(options_, id), credentials->password, chain);
   --in_engine_;
   who.expires_at = credentials->expires_at;
   token_requests_[who.request] = id;

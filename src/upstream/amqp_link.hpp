@@ -57,6 +57,8 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
                        std::string payload)>
         on_method;
     std::function<void(const core::ClientId&, std::string patch)> on_desired;
+    /// The auth chain of a child identity (credentials.hpp); may be empty.
+    std::function<std::string(const core::ClientId&)> auth_chain = {};
   };
 
   static std::shared_ptr<AmqpLink> create(const UpstreamOptions& options, const core::Clock& clock,

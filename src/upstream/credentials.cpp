@@ -16,9 +16,22 @@ std::string cbs_audience(const UpstreamOptions& options, const core::ClientId& i
   return identity::url_encode(resource);
 }
 
+std::string auth_chain(const UpstreamOptions& options, const core::ClientId& id,
+                       const std::function<std::string(const std::string&)>& parent_of) {
+  constexpr int kMaxNestingDepth = 5;  // IoT Edge's limit of gateway layers
+  std::string chain = id.to_string();
+  std::string device = id.device;
+  for (int depth = 0; parent_of && depth < kMaxNestingDepth; ++depth) {
+    device = parent_of(device);
+    if (device.empty() || device == options.edge_device_id) break;
+    chain += ";" + device;
+  }
+  return chain + ";" + options.edge_device_id;
+}
+
 core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,
-                                                     const core::ClientId& id,
-                                                     core::SystemTime now) {
+                                                     const core::ClientId& id, core::SystemTime now,
+                                                     const std::string& chain) {
   ConnectCredentials c;
   c.client_id = id.to_string();
   c.username =
@@ -42,7 +55,9 @@ core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& opti
   // On behalf of a child, as edgeHub: the child's identity in the client id and user name, the
   // auth chain from the child to this gateway, and the gateway's own $edgeHub token.
   if (options.edgehub_module_key.empty()) return identity::Errc::invalid_key;
-  c.username += "&auth-chain=" + identity::url_encode(c.client_id + ";" + options.edge_device_id);
+  c.username +=
+      "&auth-chain=" +
+      identity::url_encode(chain.empty() ? c.client_id + ";" + options.edge_device_id : chain);
   auto token =
       identity::make_sas_token(edgehub_token_audience(options), options.edgehub_module_key, expiry);
   if (!token) return token.error();

@@ -38,6 +38,8 @@ class MqttLink final : public std::enable_shared_from_this<MqttLink>,
   struct Callbacks {
     std::function<void(const core::ClientId&, LinkEvent)> on_event;
     std::function<void(const core::ClientId&, std::string topic, std::string payload)> on_message;
+    /// The auth chain of a child identity (credentials.hpp); may be empty.
+    std::function<std::string(const core::ClientId&)> auth_chain = {};
   };
 
   /// Never fails: a link whose Paho client cannot be created refuses every publish.

@@ -11,6 +11,7 @@
 #include "edgehub/mqtt/property_bag.hpp"
 #include "edgehub/ops/logging.hpp"
 #include "edgehub/upstream/connectivity.hpp"
+#include "edgehub/upstream/credentials.hpp"
 #include "edgehub/upstream/topics.hpp"
 #include "upstream/amqp_link.hpp"
 #include "upstream/mqtt_link.hpp"
@@ -61,6 +62,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         probe_timer(strand),
         sweep_timer(strand) {}
 
+  std::string chain_of(const core::ClientId& id) const {
+    return auth_chain(options, id, deps.parent_of);
+  }
+
   bool uses_amqp() const {
     return options.transport == Transport::amqp_tls ||
            options.transport == Transport::amqp_websocket;
@@ -89,6 +94,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         },
         [weak](const core::ClientId& who, std::string patch) {
           if (auto self = weak.lock()) self->relay_desired(who, std::move(patch));
+        },
+        [weak](const core::ClientId& who) {
+          auto self = weak.lock();
+          return self ? self->chain_of(who) : std::string();
         }};
     amqp = AmqpLink::create(options, deps.clock, strand, std::move(callbacks));
     return *amqp;
@@ -133,6 +142,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         },
         [weak](const core::ClientId& who, std::string topic, std::string payload) {
           if (auto self = weak.lock()) self->on_cloud_message(who, topic, std::move(payload));
+        },
+        [weak](const core::ClientId& who) {
+          auto self = weak.lock();
+          return self ? self->chain_of(who) : std::string();
         }};
     auto link = MqttLink::create(id, options, deps.clock, strand, std::move(callbacks));
     links.emplace(id, link);

@@ -92,8 +92,10 @@ class ClientConnection {
   std::string error_text() const;
 
   /// Sends a CBS put-token for `audience` (URL-encoded, as in the token's sr) with the SAS
-  /// `token`; returns the request number on_token_reply will name.
-  std::uint64_t put_token(std::string_view audience, std::string_view token);
+  /// `token` and, when not empty, the `auth-chain` of a nested identity ("leaf;child;gw");
+  /// returns the request number on_token_reply will name.
+  std::uint64_t put_token(std::string_view audience, std::string_view token,
+                          std::string_view auth_chain = {});
   /// Sends on the link of (`id`, `node`) towards the peer: events (telemetry), methods
   /// (responses) or twin (requests). A non-zero `token` sends unsettled and reports the
   /// outcome through on_sent; 0 sends pre-settled. Errc::outbound_full when the link's queue

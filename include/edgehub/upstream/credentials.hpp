@@ -10,6 +10,7 @@
 //    {hub}/{d}[/{m}]/?api-version=…&auth-chain={d}[/{m}];{gw}, password edgeHub's own token:
 //    audience {hub}/devices/{gw}/modules/$edgeHub, signed with [provisioning] edgehub_module_key.
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -38,10 +39,17 @@ std::string edgehub_token_audience(const UpstreamOptions& options);
 /// [/modules/{m}]", URL-encoded as a token's sr. The token is connect_credentials().password.
 std::string cbs_audience(const UpstreamOptions& options, const core::ClientId& id);
 
+/// The auth chain of a child identity (edgehub-reference.md §2.6): the identity, then the
+/// devices above it up to this gateway, ';'-separated, target first and this gateway last:
+/// "leaf;child-gw;gw". `parent_of` gives a device's parent ("" for none); a chain that does not
+/// reach the gateway within five levels ends at the gateway anyway.
+std::string auth_chain(const UpstreamOptions& options, const core::ClientId& id,
+                       const std::function<std::string(const std::string&)>& parent_of);
+
 /// The CONNECT credentials of `id` at `now`. Errors: identity::Errc::invalid_key when the key
 /// needed is missing or not base64 (no edgehub_module_key for a child).
 core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,
-                                                     const core::ClientId& id,
-                                                     core::SystemTime now);
+                                                     const core::ClientId& id, core::SystemTime now,
+                                                     const std::string& chain = {});
 
 }  // namespace edgehub::upstream

@@ -21,6 +21,7 @@
 // queue is full; hub::Errc::invalid_request when no credentials can be made for the identity.
 
 #include <boost/asio/any_io_executor.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,9 @@ struct UpstreamDeps {
   hub::TwinStore* twins = nullptr;
   ops::Registry& registry;
   const core::Clock& clock;
+  /// The parent device of a device (its `parent` in the identities: the child gateway it sits
+  /// behind), "" for none; builds the auth chains of nested identities. May be empty.
+  std::function<std::string(const std::string& device)> parent_of = {};
 };
 
 /// The upstream forwarding policy (edgehub-reference.md §4.3, §5.2): batches of at most 10

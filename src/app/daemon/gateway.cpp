@@ -204,7 +204,11 @@ void Gateway::start_upstream(const routing::RouteTable& routes) {
   const auto where = options->dial_host + ":" + std::to_string(options->port);
   upstream_ = std::make_unique<upstream::UpstreamClient>(
       std::move(*options),
-      upstream::UpstreamDeps{channels_, methods_.get(), twins_.get(), registry_, clock_},
+      upstream::UpstreamDeps{channels_, methods_.get(), twins_.get(), registry_, clock_,
+                             [this](const std::string& device) {
+                               const auto d = identities_->find(core::ClientId{device, {}});
+                               return d ? d->parent : std::string();
+                             }},
       io_.get_executor());
   std::vector<std::uint32_t> priorities;
   for (const auto& q : routes.queues())

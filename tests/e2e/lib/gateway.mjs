@@ -67,11 +67,14 @@ function ctl(args) {
 /**
  * Starts edgehubd. `routes` maps route names to route strings; `devices` and `modules` are
  * identity ids to create (SAS); `preamble` is placed before [edge_ca] (top-level keys, or a
- * [provisioning] table), `extraGateway` inside [gateway]. Returns connection strings, the CA to
- * trust and stop().
+ * [provisioning] table), `extraGateway` inside [gateway]. `deviceId` is the gateway's own device
+ * (when [provisioning] does not name it), `identities` TOML appended to the identities file, and
+ * `trustAlso` more CA certificate files to trust besides the gateway's own demo root (a parent
+ * gateway's). Returns connection strings, the CA to trust and stop().
  */
 export async function startGateway({ routes = {}, devices = [], modules = [], x509CaDevices = [],
-                                    x509ThumbprintDevices = [], extraGateway = '', preamble = '' } = {}) {
+                                    x509ThumbprintDevices = [], extraGateway = '', preamble = '',
+                                    deviceId = EDGE_DEVICE, identities = '', trustAlso = [] } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'eh-e2e-'));
   fs.chmodSync(dir, 0o700);
   const certDevices = [...x509CaDevices, ...x509ThumbprintDevices].flatMap((id) => ['--device', id]);
@@ -79,15 +82,18 @@ export async function startGateway({ routes = {}, devices = [], modules = [], x5
   const [mqtt, amqp, https, metrics] = await freePorts(4);
   const ports = { mqtt, amqp, https, metrics };
   const routeLines = Object.entries(routes).map(([name, text]) => `${name} = ${JSON.stringify(text)}`);
+  const root = path.join(dir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem');
+  const trustBundle = path.join(dir, 'trust-bundle.pem');
+  fs.writeFileSync(trustBundle, [root, ...trustAlso].map((f) => fs.readFileSync(f, 'utf8')).join(''));
   const config = [
     `hostname = "${GATEWAY_HOST}"`,
-    `trust_bundle_cert = "file://${dir}/pki/certs/azure-iot-test-only.root.ca.cert.pem"`,
+    `trust_bundle_cert = "file://${trustBundle}"`,
     preamble,  // top-level keys and tables such as [provisioning]
     '[edge_ca]',
     `cert = "file://${dir}/pki/certs/iot-edge-device-ca-gw-full-chain.cert.pem"`,
     `pk = "file://${dir}/pki/private/iot-edge-device-ca-gw.key.pem"`,
     '[gateway]',
-    `device_id = "${EDGE_DEVICE}"`,
+    `device_id = "${deviceId}"`,
     `iothub_hostname = "${HUB_HOST}"`,
     `state_dir = "file://${dir}/state"`,
     `identities = "file://${dir}/identities.toml"`,
@@ -116,8 +122,9 @@ export async function startGateway({ routes = {}, devices = [], modules = [], x5
     connectionStrings[id] = ctl(['identity', 'add', id, '--x509-thumbprint', thumbprint, '--config', configPath]).trim();
   }
   for (const id of modules) {
-    connectionStrings[`${EDGE_DEVICE}/${id}`] = ctl(['identity', 'add', id, '--module', '--config', configPath]).trim();
+    connectionStrings[`${deviceId}/${id}`] = ctl(['identity', 'add', id, '--module', '--config', configPath]).trim();
   }
+  if (identities) fs.appendFileSync(path.join(dir, 'identities.toml'), `\n${identities}\n`, { mode: 0o600 });
 
   const child = spawn(edgehubd, ['--config', configPath, '--log-target', 'stderr', '--log-level', 'debug'],
                       { stdio: ['ignore', 'ignore', 'pipe'] });

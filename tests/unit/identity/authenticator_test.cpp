@@ -25,6 +25,7 @@ constexpr std::string_view kGateway = "gw.example.local";
 constexpr std::string_view kDeviceKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 constexpr std::string_view kSecondaryKey = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=";
 constexpr std::string_view kModuleKey = "bW9kdWxlLWtleS1tb2R1bGUta2V5LW1vZHVsZS1rZXk=";
+constexpr std::string_view kChildEdgeHubKey = "Y2hpbGQtZWRnZWh1Yi1rZXktY2hpbGQtZWRnZWh1Yi0=";
 
 /// The lookup seam, backed by a snapshot the test may replace (a registry reload).
 class SnapshotLookup final : public KeyLookup {
@@ -68,6 +69,24 @@ class AuthenticatorTest : public ::testing::Test {
     ids.push_back(sas({"gw", ""}, {kDeviceKey}));
     ids.push_back(sas({"offdev", "m"}, {kModuleKey}));
     ids.push_back(sas({"offdev", ""}, {kDeviceKey}, false));
+    // A child gateway with its $edgeHub module, a device and an X.509 camera below it, a device
+    // below that device, and the same again under a second, disabled child gateway.
+    for (const auto* edge : {"child", "child-off"}) {
+      auto gateway = sas({edge, ""}, {kDeviceKey}, std::string_view(edge) == "child");
+      gateway.edge_device = true;
+      ids.push_back(std::move(gateway));
+      ids.push_back(sas({edge, "$edgeHub"}, {kChildEdgeHubKey}));
+    }
+    auto leaf = sas({"leaf", ""}, {kDeviceKey});
+    leaf.parent = "child";
+    ids.push_back(leaf);
+    ids.push_back(Identity{{"leaf-cam", ""}, AuthType::x509_ca, true, {}, {}, 0, false, "child"});
+    auto deeper = sas({"deeper", ""}, {kDeviceKey});
+    deeper.parent = "leaf";
+    ids.push_back(deeper);
+    auto off_leaf = sas({"off-leaf", ""}, {kDeviceKey});
+    off_leaf.parent = "child-off";
+    ids.push_back(off_leaf);
     lookup_ = std::make_unique<SnapshotLookup>(Snapshot(std::move(ids)));
 
     auto trust = TrustBundle::from_pem(root_.pem());
@@ -422,6 +441,42 @@ TEST(ReasonLabels, EveryErrcHasASnakeCaseLabel) {
   }
   EXPECT_EQ(reason_label(boost::system::errc::make_error_code(boost::system::errc::io_error)),
             "not_authenticated");
+}
+
+TEST_F(AuthenticatorTest, AChildGatewaysEdgeHubTokenAuthenticatesTheIdentitiesBelowIt) {
+  const auto t =
+      token("myhub.azure-devices.net/devices/child/modules/$edgeHub", kChildEdgeHubKey, kT0 + 3600);
+  for (const ClientId& id : {ClientId{"leaf", ""}, ClientId{"leaf-cam", ""}, ClientId{"deeper", ""},
+                             ClientId{"child", ""}}) {
+    auto result = authenticator_->authenticate(id, SasCredential{t});
+    ASSERT_TRUE(result) << id.to_string() << ": " << result.error().message();
+    EXPECT_EQ(result->id, id);
+    EXPECT_EQ(result->expires_at, core::SystemTime{std::chrono::seconds{kT0 + 3600}});
+  }
+}
+
+TEST_F(AuthenticatorTest, AChildGatewayCannotActForIdentitiesOutsideItsScope) {
+  const auto t =
+      token("myhub.azure-devices.net/devices/child/modules/$edgeHub", kChildEdgeHubKey, kT0 + 3600);
+  expect_refused({"dev1", ""}, SasCredential{t}, Errc::wrong_audience, "wrong_audience");
+  expect_refused({"gw", ""}, SasCredential{t}, Errc::wrong_audience, "wrong_audience");
+  expect_refused({"off-leaf", ""}, SasCredential{t}, Errc::wrong_audience, "wrong_audience");
+}
+
+TEST_F(AuthenticatorTest, AnOnBehalfTokenNeedsTheChildsOwnEdgeHubKeyAndAnEnabledChild) {
+  const auto forged =
+      token("myhub.azure-devices.net/devices/child/modules/$edgeHub", kModuleKey, kT0 + 3600);
+  expect_refused({"leaf", ""}, SasCredential{forged}, Errc::bad_signature, "bad_signature");
+  const auto disabled = token("myhub.azure-devices.net/devices/child-off/modules/$edgeHub",
+                              kChildEdgeHubKey, kT0 + 3600);
+  expect_refused({"off-leaf", ""}, SasCredential{disabled}, Errc::disabled_identity, "disabled");
+  // A device that is not a child gateway has no say over others, even with a $edgeHub module.
+  const auto not_edge =
+      token("myhub.azure-devices.net/devices/gw/modules/$edgeHub", kModuleKey, kT0 + 3600);
+  expect_refused({"leaf", ""}, SasCredential{not_edge}, Errc::wrong_audience, "wrong_audience");
+  const auto expired =
+      token("myhub.azure-devices.net/devices/child/modules/$edgeHub", kChildEdgeHubKey, kT0 - 1);
+  expect_refused({"leaf", ""}, SasCredential{expired}, Errc::token_expired, "token_expired");
 }
 
 }  // namespace

@@ -183,6 +183,21 @@ TEST(RegistryParse, ChildGatewaysAndTheirDevices) {
   EXPECT_FALSE(problems("[[module]]\nid = \"m\"\n" + key + "edge_device = true\n").empty());
 }
 
+TEST(RegistryParse, AChildGatewaysEdgeHubModuleBelongsToThatChild) {
+  const std::string key = "primary_key = \"" + std::string(kKeyA) + "\"\n";
+  const auto snapshot = parse_ok("[[device]]\nid = \"child\"\nedge_device = true\n" + key +
+                                 "[[module]]\nid = \"$edgeHub\"\ndevice = \"child\"\n" + key +
+                                 "[[module]]\nid = \"$edgeHub\"\n" + key);
+  EXPECT_TRUE(snapshot.find(core::ClientId{"child", "$edgeHub"}));
+  EXPECT_TRUE(snapshot.find(core::ClientId{"gw", "$edgeHub"}));  // the gateway's own, as before
+  // Only a child gateway declared in the file may own modules besides the gateway.
+  const auto issues = problems("[[device]]\nid = \"plain\"\n" + key +
+                               "[[module]]\nid = \"m\"\ndevice = \"plain\"\n" + key);
+  ASSERT_EQ(issues.size(), 1U);
+  EXPECT_EQ(issues[0].key, "module.device");
+  EXPECT_NE(issues[0].reason.find("edge_device = true"), std::string::npos);
+}
+
 TEST(RegistryParse, RefusesInvalidValues) {
   struct Case {
     std::string body;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "edgehub/identity/keys.hpp"
 #include "edgehub/identity/sas_token.hpp"
 
@@ -79,6 +81,25 @@ TEST(UpstreamCredentials, AModuleOfTheGatewayIsAChildToo) {
   EXPECT_EQ(c->username.rfind("myhub.azure-devices.net/gw/filter/?api-version=", 0), 0u);
   EXPECT_NE(c->username.find("&auth-chain=gw%2Ffilter%3Bgw"), std::string::npos) << c->username;
   EXPECT_EQ(parse(c->password).resource, "myhub.azure-devices.net/devices/gw/modules/$edgeHub");
+}
+
+TEST(UpstreamCredentials, ANestedIdentitysAuthChainNamesEveryGatewayUpToThisOne) {
+  const std::map<std::string, std::string> parents = {
+      {"leaf", "child-gw"}, {"child-gw", "gw"}, {"loop-a", "loop-b"}, {"loop-b", "loop-a"}};
+  const auto parent_of = [&](const std::string& d) {
+    const auto it = parents.find(d);
+    return it == parents.end() ? std::string() : it->second;
+  };
+  EXPECT_EQ(auth_chain(options(), {"leaf", ""}, parent_of), "leaf;child-gw;gw");
+  EXPECT_EQ(auth_chain(options(), {"leaf", "m"}, parent_of), "leaf/m;child-gw;gw");
+  EXPECT_EQ(auth_chain(options(), {"sensor-1", ""}, parent_of), "sensor-1;gw");
+  EXPECT_EQ(auth_chain(options(), {"sensor-1", ""}, {}), "sensor-1;gw");
+  // A parent loop is cut after five levels and still ends at this gateway.
+  EXPECT_EQ(auth_chain(options(), {"loop-a", ""}, parent_of),
+            "loop-a;loop-b;loop-a;loop-b;loop-a;loop-b;gw");
+  auto c = connect_credentials(options(), {"leaf", ""}, kNow, "leaf;child-gw;gw");
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->username.find("&auth-chain=leaf%3Bchild-gw%3Bgw"), std::string::npos) << c->username;
 }
 
 TEST(UpstreamCredentials, WithoutTheEdgeHubKeyChildrenHaveNoCredentials) {
