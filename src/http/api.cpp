@@ -216,6 +216,7 @@ Response c2d(const Call& c) {
   core::Result<void> settled{};
   switch (c.route.operation) {
     case Operation::c2d_receive: {
+      if (c.ctx.c2d_pollers) c.ctx.c2d_pollers->on_poll(c.route.device);
       auto delivery = queue.receive(c.route.device);
       return delivery ? c2d_message(c, *delivery) : c.empty(bhttp::status::no_content);
     }

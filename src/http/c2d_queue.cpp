@@ -11,7 +11,8 @@ namespace edgehub::http {
 C2dQueue::C2dQueue(const core::Clock& clock, C2dQueueOptions options, Observer observer)
     : clock_(clock), options_(options), observer_(std::move(observer)) {}
 
-core::Result<void> C2dQueue::enqueue(const std::string& device, core::Message message) {
+core::Result<void> C2dQueue::enqueue(const std::string& device, core::Message message,
+                                     Settled settled) {
   std::lock_guard lock(mutex_);
   auto it = queues_.find(device);
   if (it == queues_.end()) {
@@ -20,7 +21,7 @@ core::Result<void> C2dQueue::enqueue(const std::string& device, core::Message me
   }
   if (it->second.size() >= options_.max_per_device) return Errc::queue_full;
   message.enqueued_at = clock_.now();
-  it->second.push_back(Entry{std::move(message), next_sequence_++, 0, {}, {}});
+  it->second.push_back(Entry{std::move(message), next_sequence_++, 0, {}, {}, std::move(settled)});
   return {};
 }
 
@@ -40,12 +41,13 @@ std::optional<C2dDelivery> C2dQueue::receive(const std::string& device) {
         continue;
       }
       if (!e->lock_token.empty()) {
-        notices.emplace_back(e->message, C2dOutcome::lock_expired);
+        notices.push_back({e->message, C2dOutcome::lock_expired, {}});
         e->lock_token.clear();
       }
       if (e->deliveries >= options_.max_delivery_count) {
         ++dead_lettered_;
-        notices.emplace_back(std::move(e->message), C2dOutcome::dead_lettered);
+        notices.push_back(
+            {std::move(e->message), C2dOutcome::dead_lettered, std::move(e->settled)});
         e = queue.erase(e);
         continue;
       }
@@ -87,9 +89,9 @@ core::Result<void> C2dQueue::settle(const std::string& device, std::string_view 
     if (e == queue.end() || e->locked_until <= clock_.steady_now()) return Errc::lock_lost;
     if (outcome == C2dOutcome::abandoned) {
       e->lock_token.clear();
-      notices.emplace_back(e->message, outcome);
+      notices.push_back({e->message, outcome, {}});
     } else {
-      notices.emplace_back(std::move(e->message), outcome);
+      notices.push_back({std::move(e->message), outcome, std::move(e->settled)});
       queue.erase(e);
       if (queue.empty()) queues_.erase(it);
     }
@@ -99,9 +101,10 @@ core::Result<void> C2dQueue::settle(const std::string& device, std::string_view 
 }
 
 void C2dQueue::notify(const std::string& device, std::vector<Notice> notices) {
-  if (!observer_) return;
-  for (const auto& [message, outcome] : notices)
-    observer_(device, message, outcome);
+  for (auto& n : notices) {
+    if (n.settled) n.settled(n.outcome);
+    if (observer_) observer_(device, n.message, n.outcome);
+  }
 }
 
 std::size_t C2dQueue::depth(const std::string& device) const {

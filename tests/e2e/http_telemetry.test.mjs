@@ -14,17 +14,10 @@ import deviceSdk from 'azure-iot-device';
 import httpSdk from 'azure-iot-device-http';
 import mqttSdk from 'azure-iot-device-mqtt';
 
-import { EDGE_DEVICE, GATEWAY_HOST, HUB_HOST, startGateway } from './lib/gateway.mjs';
+import { EDGE_DEVICE, GATEWAY_HOST, HUB_HOST, startGateway, viaGateway } from './lib/gateway.mjs';
 
 const { Client, ModuleClient, Message } = deviceSdk;
 const { SharedAccessSignature } = commonSdk;
-
-function viaGateway(connectionString) {
-  return connectionString.split(';')
-    .filter((kv) => !kv.startsWith('GatewayHostName='))
-    .map((kv) => (kv.startsWith('HostName=') ? `HostName=${GATEWAY_HOST}` : kv))
-    .join(';');
-}
 
 async function waitFor(list, n, log) {
   const deadline = Date.now() + 15000;

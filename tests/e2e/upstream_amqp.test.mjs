@@ -2,7 +2,8 @@
 // the IoT Hub stand-in (lib/hub_standin.mjs) over AMQP and over AMQP in a WebSocket. The
 // stand-in judges what IoT Hub would: one connection carrying every identity through CBS
 // put-tokens on behalf of the children (the gateway's $edgeHub key), telemetry with its
-// properties, C2D settled by the device's own disposition, desired-property notifications and
+// properties, C2D settled by the device's own disposition (also for a device that only polls over
+// HTTPS), desired-property notifications and
 // direct methods relayed to the devices, tokens renewed on the same connection before they
 // expire, and an outage that loses nothing acknowledged.
 import assert from 'node:assert/strict';
@@ -11,10 +12,11 @@ import { after, before, describe, test } from 'node:test';
 
 import deviceSdk from 'azure-iot-device';
 import amqpSdk from 'azure-iot-device-amqp';
+import httpSdk from 'azure-iot-device-http';
 import mqttSdk from 'azure-iot-device-mqtt';
 
 import { checkArrived, queueLength } from './lib/arrival.mjs';
-import { freePorts, startGateway, waitFor, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
+import { freePorts, startGateway, viaGateway, waitFor, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
 import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
 
 const { Client, Message } = deviceSdk;
@@ -148,6 +150,29 @@ for (const [label, protocol] of [['AMQP', 'amqp'], ['AMQP over WebSocket', 'amqp
         }
       });
     }
+    test('a device that only polls over HTTPS gets its C2D from the hub, which learns it completed', TIMEOUT, async () => {
+      const device = Client.fromConnectionString(viaGateway(gateway.connectionString('sensor-3')), httpSdk.Http);
+      await device.setOptions({ ca: gateway.ca, http: { receivePolicy: { interval: 1 } } });
+      await device.open();
+      try {
+        const received = new Promise((resolve) => device.on('message', (msg) => {
+          device.complete(msg, () => {});
+          resolve(msg);
+        }));
+        // Held by the hub until the gateway, on the device's first poll, takes its C2D.
+        const settled = await hub.sendC2D('sensor-3', { body: 'to a poller', messageId: 'c2d-http',
+                                                        properties: { via: 'https' } });
+        const msg = await received;
+        assert.equal(msg.data.toString(), 'to a poller');
+        assert.equal(msg.messageId, 'c2d-http');
+        // The Http transport names application properties by their header: iothub-app-{name}.
+        assert.equal(msg.properties.getValue('iothub-app-via'), 'https');
+        assert.equal(settled.outcome, 'accepted');
+      } finally {
+        await device.close();
+      }
+    });
+
     test('tokens are renewed on the same connection before they expire', TIMEOUT, async () => {
       const device = await openDevice(gateway, 'sensor-1', amqpSdk.Amqp);
       const expired = [];

@@ -5,7 +5,8 @@
 // request (Authorization: SharedAccessSignature ... or the TLS client certificate), then:
 //
 //   telemetry        device sends as itself -> hub::Ingress; 204 after the durable commit
-//   C2D              device polls / settles its own messages in the C2dQueue
+//   C2D              device polls / settles its own messages in the C2dQueue; a poll keeps its
+//                    upstream C2D subscription (C2dPollers)
 //   invoke_method    a module of this gateway -> hub::MethodRouter -> {"status","payload"}
 //   scope_*          a child gateway (identities file: edge_device = true) reads its scope
 //
@@ -22,6 +23,7 @@
 #include <string>
 
 #include "edgehub/config/gateway_config.hpp"
+#include "edgehub/http/c2d_pollers.hpp"
 #include "edgehub/http/c2d_queue.hpp"
 #include "edgehub/hub/ingress.hpp"
 #include "edgehub/hub/method_router.hpp"
@@ -46,6 +48,7 @@ struct ApiContext {
   hub::Ingress* ingress = nullptr;
   hub::MethodRouter* methods = nullptr;
   C2dQueue* c2d = nullptr;
+  C2dPollers* c2d_pollers = nullptr;  ///< null: C2D only from what is enqueued locally
   ApiStats* stats = nullptr;
 };
 

@@ -6,8 +6,9 @@
 // abandon or an expired lock makes it available again with its delivery count raised; after
 // max_delivery_count deliveries a message is dead-lettered (dropped and counted).
 //
-// The producer is the upstream client (it receives C2D from IoT Hub for a device) and the
-// settlement observer is how it learns the outcome to complete / reject / abandon upstream.
+// The producer is the upstream client (it receives C2D from IoT Hub for a device, through
+// C2dPollers) and each message's `settled` callback is how it learns the final outcome to settle
+// upstream; the observer sees every settlement (for counting).
 //
 // Thread safety: every member may be called from any thread (one mutex; no I/O, no waiting).
 
@@ -50,9 +51,14 @@ class C2dQueue {
 
   explicit C2dQueue(const core::Clock& clock, C2dQueueOptions options = {}, Observer observer = {});
 
+  /// Called (outside the lock) once with a message's final outcome: completed, rejected or
+  /// dead_lettered.
+  using Settled = std::function<void(C2dOutcome)>;
+
   /// Holds `message` for `device`. Errc::queue_full (http) when its queue or the device bound
-  /// is full.
-  core::Result<void> enqueue(const std::string& device, core::Message message);
+  /// is full (then `settled` is not called).
+  core::Result<void> enqueue(const std::string& device, core::Message message,
+                             Settled settled = {});
 
   /// Locks and returns the oldest available message; nullopt when there is none.
   std::optional<C2dDelivery> receive(const std::string& device);
@@ -75,8 +81,13 @@ class C2dQueue {
     std::uint32_t deliveries = 0;
     std::string lock_token;  ///< empty: available
     core::SteadyTime locked_until{};
+    Settled settled;
   };
-  using Notice = std::pair<core::Message, C2dOutcome>;
+  struct Notice {
+    core::Message message;
+    C2dOutcome outcome;
+    Settled settled;  ///< set for a final outcome
+  };
 
   core::Result<void> settle(const std::string& device, std::string_view lock_token,
                             C2dOutcome outcome);

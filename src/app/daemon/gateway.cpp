@@ -216,6 +216,8 @@ void Gateway::start_upstream(const routing::RouteTable& routes) {
   forwarders_->add_endpoint(std::string(routing::kUpstreamEndpointId), upstream_->make_sink(),
                             std::move(priorities), upstream::upstream_forwarder_options());
   upstream_->start();
+  c2d_pollers_ = std::make_unique<http::C2dPollers>(channels_, c2d_, clock_, io_.get_executor());
+  http_context_.c2d_pollers = c2d_pollers_.get();
   switch (config_->upstream_protocol) {
     case config::UpstreamProtocol::mqtt:
     case config::UpstreamProtocol::mqttws:
@@ -240,6 +242,7 @@ void Gateway::teardown() {
   if (forwarders_) forwarders_->stop_all();
   forwarders_.reset();
   // After the forwarders (they hold its sink); Paho stops calling back before the loop goes.
+  c2d_pollers_.reset();  // its registrations go before the upstream that watches them
   if (upstream_) upstream_->stop();
   upstream_.reset();
   listeners_.clear();

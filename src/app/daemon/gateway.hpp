@@ -127,8 +127,10 @@ class Gateway {
   std::unique_ptr<hub::MethodRouter> methods_;
   std::unique_ptr<hub::TwinStore> twins_;
   std::unique_ptr<hub::Forwarders> forwarders_;  ///< module-input endpoints and $upstream
-  /// The MQTT upstream; null without [provisioning] or with an AMQP upstream_protocol.
+  /// The upstream (AMQP or MQTT); null without [provisioning].
   std::unique_ptr<upstream::UpstreamClient> upstream_;
+  /// With an upstream: HTTPS devices' C2D (after io_: its sweep timer runs on it).
+  std::unique_ptr<http::C2dPollers> c2d_pollers_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;

@@ -182,3 +182,14 @@ export async function waitFor(predicate, what, ms = 30000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A device connection string for the SDK's Http transport, which dials HostName and ignores
+ * GatewayHostName (iot-hub-protocol.md §11.1): HostName names the gateway instead.
+ */
+export function viaGateway(connectionString) {
+  return connectionString.split(';')
+    .filter((kv) => !kv.startsWith('GatewayHostName='))
+    .map((kv) => (kv.startsWith('HostName=') ? `HostName=${GATEWAY_HOST}` : kv))
+    .join(';');
+}

@@ -93,5 +93,35 @@ TEST(C2dQueue, BoundsAndDeadLetter) {
   EXPECT_EQ(q.dead_lettered(), 1u);
 }
 
+TEST(C2dQueue, EachMessagesSettledCallbackHearsItsFinalOutcomeOnce) {
+  SteppingClock clock;
+  C2dQueue q(clock, C2dQueueOptions{.max_delivery_count = 2});
+  std::vector<std::pair<std::string, C2dOutcome>> finals;
+  const auto track = [&](std::string name) {
+    return [&finals, name](C2dOutcome o) { finals.emplace_back(name, o); };
+  };
+  ASSERT_TRUE(q.enqueue("d", text("done"), track("done")));
+  ASSERT_TRUE(q.enqueue("d", text("refused"), track("refused")));
+  ASSERT_TRUE(q.enqueue("e", text("hopeless"), track("hopeless")));
+  auto done = q.receive("d");
+  ASSERT_TRUE(done);
+  ASSERT_TRUE(q.abandon("d", done->lock_token));  // not final: delivered again
+  EXPECT_TRUE(finals.empty());
+  done = q.receive("d");
+  ASSERT_TRUE(q.complete("d", done->lock_token));
+  auto refused = q.receive("d");
+  ASSERT_TRUE(q.reject("d", refused->lock_token));
+  for (int i = 0; i < 2; ++i) {
+    auto m = q.receive("e");
+    ASSERT_TRUE(m);
+    clock.advance(std::chrono::seconds(61));  // the lock expires: not final either
+  }
+  EXPECT_FALSE(q.receive("e"));  // dead-lettered after two deliveries
+  EXPECT_EQ(finals, (std::vector<std::pair<std::string, C2dOutcome>>{
+                        {"done", C2dOutcome::completed},
+                        {"refused", C2dOutcome::rejected},
+                        {"hopeless", C2dOutcome::dead_lettered}}));
+}
+
 }  // namespace
 }  // namespace edgehub::http
