@@ -55,11 +55,12 @@ cleanup() {
 trap cleanup EXIT
 
 record() { echo "$3" >>"$WORK/results/$1.$2"; }  # record FIGURE SYSTEM VALUE
+fail() {  # fail WHAT: a failed correctness check
+  failures+=("$1")
+  echo "bench: FAILED: $1" >&2
+}
 check() {  # check WHAT VALUE -eq|-le|... EXPECTED: a correctness assertion
-  if [[ -z $2 ]] || ! test "$2" "$3" "$4"; then
-    failures+=("$1 (got '${2}', want $3 $4)")
-    echo "bench: FAILED: $1 (got '${2}')" >&2
-  fi
+  if [[ -z $2 ]] || ! test "$2" "$3" "$4"; then fail "$1 (got '${2}', want $3 $4)"; fi
 }
 progress() { echo "bench: $(date -u +%T) $*" >&2; }
 
@@ -154,6 +155,12 @@ echo
 echo "runs: $reps; SUT on CPU $SUT_CPU, load generator and broker B on CPU $LOAD_CPU; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if ((${#failures[@]})); then
   printf 'FAILED: %s\n' "${failures[@]}"
+  # What the processes said, for a failure seen only in a CI log.
+  for log in loadgen edgehubd bridge-a broker-b; do
+    [[ -s $WORK/$log.log ]] || continue
+    echo "--- last lines of $log.log"
+    grep -v 'should not be run as root' "$WORK/$log.log" | tail -15
+  done
   exit 1
 fi
 echo "correctness checks passed"

@@ -9,7 +9,7 @@ scenario_drain() {  # scenario_drain SYSTEM MESSAGES
   local system=$1 n=$2 devices=10 out disk_before=0 disk_after=0 receiver=drain-$RANDOM
   start_sut "$system"
   loadgen receive --receive "127.0.0.1:$B_PLAIN" --receiver-id "$receiver" --clean 0 \
-    --subscribe-only 1 >/dev/null || die "cannot subscribe on broker B"
+    --subscribe-only 1 >/dev/null || { fail "drain $system: cannot subscribe on broker B"; stop_sut; return; }
   stop_pid "$B_PID"
   [[ -n $SUT_STATE ]] && disk_before=$(du -sk "$SUT_STATE" | cut -f1)
   out=$(loadgen publish "${SUT_ARGS[@]}" --connections "$devices" --rate 0 --count "$n" \
