@@ -13,7 +13,7 @@ packages=(
   nlohmann-json3-dev libsqlite3-dev libsystemd-dev
   # tests, fuzzing, benchmarks and tools they drive
   googletest libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev clang-format
-  openssl sqlite3 mosquitto mosquitto-clients curl procps systemd iproute2
+  openssl sqlite3 mosquitto mosquitto-clients tinyproxy curl procps systemd iproute2
   # make package: CPack's DEB generator computes Depends with dpkg-shlibdeps
   dpkg-dev
 )

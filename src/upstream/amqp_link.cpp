@@ -366,6 +366,7 @@ asio::awaitable<void> AmqpLink::run(std::uint64_t epoch) {
     endpoint.kind = net::TransportKind::websocket;
     endpoint.websocket_path = "/$iothub/websocket";
     endpoint.websocket_subprotocol = "AMQPWSB10";
+    endpoint.proxy = options_.proxy;  // as edgeHub: the proxy is for the WebSocket transports
   }
   endpoint.timeout = options_.operation_timeout;
   auto connected = co_await net::connect_client(strand_, endpoint);
@@ -433,8 +434,10 @@ void AmqpLink::on_connection_ended(std::uint64_t epoch, const std::string& why) 
   if (closing_) {
     ops::log(spdlog::level::debug, {}, "upstream AMQP connection closed: no identity left");
   } else {
-    ops::log(spdlog::level::warn, {}, "upstream AMQP connection to {}:{} {}: {}",
-             options_.dial_host, options_.port, was_open ? "lost" : "failed", why);
+    const bool proxied = options_.proxy && options_.transport == Transport::amqp_websocket;
+    ops::log(spdlog::level::warn, {}, "upstream AMQP connection to {}:{}{} {}: {}",
+             options_.dial_host, options_.port, proxied ? " through the proxy" : "",
+             was_open ? "lost" : "failed", why);
     if (callbacks_.on_event) {
       callbacks_.on_event(gw_id(), was_open ? LinkEvent::lost : LinkEvent::unreachable);
     }

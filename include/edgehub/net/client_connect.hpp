@@ -33,13 +33,18 @@ struct ClientEndpoint {
   std::filesystem::path client_cert;                  ///< PEM; empty: no client certificate
   std::filesystem::path client_key;
   TransportKind kind = TransportKind::tls;
-  std::string websocket_path;                ///< e.g. "/$iothub/websocket"
-  std::string websocket_subprotocol;         ///< e.g. "AMQPWSB10"
+  std::string websocket_path;         ///< e.g. "/$iothub/websocket"
+  std::string websocket_subprotocol;  ///< e.g. "AMQPWSB10"
+  /// http://[user:password@]host:port: the TCP connection goes through this proxy (HTTP
+  /// CONNECT, with Basic authentication when the URL has credentials).
+  std::optional<std::string> proxy;
   std::chrono::milliseconds timeout{20000};  ///< resolve + connect + handshakes
 };
 
 /// Errors: the resolver's, connect's or the handshake's error code; boost::asio::error::timed_out
-/// when `timeout` passed first; std::errc::invalid_argument for an unreadable certificate/key.
+/// when `timeout` passed first; std::errc::invalid_argument for an unreadable certificate/key or
+/// proxy URL; std::errc::permission_denied when the proxy wants other credentials (407, 401) and
+/// std::errc::connection_refused when it refuses the tunnel otherwise.
 boost::asio::awaitable<core::Result<std::unique_ptr<Transport>>> connect_client(
     boost::asio::any_io_executor executor, ClientEndpoint endpoint);
 
