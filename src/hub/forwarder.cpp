@@ -148,9 +148,9 @@ Forwarder::Queue& Forwarder::queue(std::uint32_t priority) {
 
 void Forwarder::on_wake() {
   if (stopped_) return;
-  const auto connection = sink_->connection();
-  if (connection != connection_ && backing_off_) {
-    // A reconnect is the other retry trigger besides the timer, and starts the back-off over.
+  if (backing_off_) {
+    // A wake-up (the target connected, the upstream is back online) is the other retry trigger
+    // besides the timer, and starts the back-off over.
     backing_off_ = false;
     failures_ = 0;
     retry_timer_.cancel();

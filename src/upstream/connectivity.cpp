@@ -24,7 +24,6 @@ bool Connectivity::on_success() {
   last_success_ = clock_.steady_now();
   if (online_) return false;
   online_ = true;
-  ++generation_;
   online_gauge_.set(1);
   const auto offline = std::chrono::duration<double>(clock_.steady_now() - offline_since_).count();
   offline_duration_.observe(offline);
@@ -35,6 +34,7 @@ bool Connectivity::on_success() {
 bool Connectivity::on_failure() {
   if (!online_) return false;
   online_ = false;
+  ++generation_;
   offline_since_ = clock_.steady_now();
   offline_count_.inc();
   online_gauge_.set(0);

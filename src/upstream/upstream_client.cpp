@@ -177,13 +177,11 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         return;
       case LinkEvent::unreachable:
         stats.connects.with({"failed"}).inc();
-        connectivity.on_failure();
-        arm_probe();
+        went_offline();
         return;
       case LinkEvent::lost:
         update_connections();
-        connectivity.on_failure();
-        arm_probe();
+        went_offline();
         ops::log(spdlog::level::debug, {.device_id = id.device, .module_id = id.module},
                  "upstream connection lost");
         return;
@@ -197,8 +195,12 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     stats.connections.set(static_cast<double>(n));
   }
 
+  void went_offline() {
+    if (connectivity.on_failure()) generation = connectivity.generation();
+    arm_probe();
+  }
+
   void became_online() {
-    generation = connectivity.generation();
     std::vector<std::function<void()>> to_call;
     {
       std::lock_guard lock(wake_mutex);

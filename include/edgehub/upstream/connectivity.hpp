@@ -28,7 +28,9 @@ class Connectivity {
   bool on_failure();
 
   bool online() const noexcept { return online_; }
-  /// Bumped on every offline -> online transition (never 0): the forwarder's reconnect signal.
+  /// Bumped on every online -> offline transition (never 0): the forwarder's signal that what it
+  /// had in flight will not be acknowledged. Not on the way back: by then the window may have
+  /// gone out again on the new connection, and resending it would only duplicate it.
   std::uint64_t generation() const noexcept { return generation_; }
   core::SteadyTime last_success() const noexcept { return last_success_; }
 
