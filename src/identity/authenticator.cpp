@@ -94,6 +94,13 @@ Authenticator::Authenticator(AuthenticatorOptions options, const KeyLookup& look
                                       {"id", "reason"})),
       trust_(std::move(trust)) {}
 
+std::optional<std::string> Authenticator::last_token(const core::ClientId& id) const {
+  std::lock_guard lock(mutex_);
+  const auto it = tokens_.find(id);
+  if (it == tokens_.end()) return std::nullopt;
+  return it->second;
+}
+
 core::Result<void> Authenticator::reload_trust_bundle() {
   if (!options_.trust_bundle) return {};
   auto loaded = TrustBundle::load_file(*options_.trust_bundle);
@@ -169,6 +176,10 @@ core::Result<AuthenticatedIdentity> Authenticator::check_sas(const core::ClientI
   if (options_.max_token_lifetime.count() > 0 &&
       token->expires_at() > now + options_.max_token_lifetime) {
     return Errc::token_lifetime_too_long;
+  }
+  if (options_.remember_tokens && signer == claimed) {
+    std::lock_guard lock(mutex_);
+    tokens_[claimed] = std::string(text);
   }
   return AuthenticatedIdentity{claimed, AuthType::sas, token->expires_at()};
 }

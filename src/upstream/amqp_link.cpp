@@ -238,7 +238,8 @@ void AmqpLink::authenticate(const core::ClientId& id, Identity& who) {
     who.auth = Auth::authorised;
     return on_authorised(id, who);
   }
-  auto credentials = connect_credentials(options_, id, clock_.now());
+  auto credentials = callbacks_.credentials ? callbacks_.credentials(id)
+                                            : connect_credentials(options_, id, clock_.now());
   if (!credentials) {
     ops::log(spdlog::level::err, fields_of(id),
              "upstream: no credentials for {}: {} (see docs/upstream.md: children need "
@@ -250,10 +251,10 @@ void AmqpLink::authenticate(const core::ClientId& id, Identity& who) {
     return;
   }
   if (who.auth != Auth::authorised) who.auth = Auth::pending;
-  // On behalf of a child: the chain lets a parent gateway or IoT Hub place a nested identity.
-  const std::string chain = own || !callbacks_.auth_chain ? "" : callbacks_.auth_chain(id);
+  // On behalf of a child, the chain lets a parent gateway or IoT Hub place a nested identity.
   ++in_engine_;
-  who.request = conn_->put_token(cbs_audience(options_, id), credentials->password, chain);
+  who.request =
+      conn_->put_token(cbs_audience(options_, id), credentials->password, credentials->auth_chain);
   --in_engine_;
   who.expires_at = credentials->expires_at;
   token_requests_[who.request] = id;

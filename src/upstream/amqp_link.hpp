@@ -38,6 +38,7 @@
 #include "edgehub/core/message.hpp"
 #include "edgehub/hub/device_channel.hpp"
 #include "edgehub/net/transport.hpp"
+#include "edgehub/upstream/credentials.hpp"
 #include "edgehub/upstream/options.hpp"
 #include "upstream/link_event.hpp"
 
@@ -57,8 +58,8 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
                        std::string payload)>
         on_method;
     std::function<void(const core::ClientId&, std::string patch)> on_desired;
-    /// The auth chain of a child identity (credentials.hpp); may be empty.
-    std::function<std::string(const core::ClientId&)> auth_chain = {};
+    /// The identity's credentials now (credentials.hpp); empty: connect_credentials() alone.
+    std::function<core::Result<ConnectCredentials>(const core::ClientId&)> credentials = {};
   };
 
   static std::shared_ptr<AmqpLink> create(const UpstreamOptions& options, const core::Clock& clock,

@@ -29,9 +29,9 @@ std::string auth_chain(const UpstreamOptions& options, const core::ClientId& id,
   return chain + ";" + options.edge_device_id;
 }
 
-core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,
-                                                     const core::ClientId& id, core::SystemTime now,
-                                                     const std::string& chain) {
+core::Result<ConnectCredentials> connect_credentials(
+    const UpstreamOptions& options, const core::ClientId& id, core::SystemTime now,
+    const std::string& chain, const std::optional<std::string>& device_token) {
   ConnectCredentials c;
   c.client_id = id.to_string();
   c.username =
@@ -52,12 +52,20 @@ core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& opti
     c.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(expiry);
     return c;
   }
+  if (options.forward_device_tokens) {
+    // Cloud mode (edgehub-reference.md §2.6, ClientTokenCloudConnection): the device's own token.
+    if (!device_token) return identity::Errc::no_credentials;
+    auto token = identity::parse_sas_token(*device_token);
+    if (!token) return token.error();
+    c.password = *device_token;
+    c.expires_at = token->expires_at();
+    return c;
+  }
   // On behalf of a child, as edgeHub: the child's identity in the client id and user name, the
   // auth chain from the child to this gateway, and the gateway's own $edgeHub token.
   if (options.edgehub_module_key.empty()) return identity::Errc::invalid_key;
-  c.username +=
-      "&auth-chain=" +
-      identity::url_encode(chain.empty() ? c.client_id + ";" + options.edge_device_id : chain);
+  c.auth_chain = chain.empty() ? c.client_id + ";" + options.edge_device_id : chain;
+  c.username += "&auth-chain=" + identity::url_encode(c.auth_chain);
   auto token =
       identity::make_sas_token(edgehub_token_audience(options), options.edgehub_module_key, expiry);
   if (!token) return token.error();

@@ -150,8 +150,8 @@ void MqttLink::ensure_connected() {
 void MqttLink::connect() {
   retry_timer_.cancel();
   retry_armed_ = false;
-  auto credentials = connect_credentials(options_, id_, clock_.now(),
-                                         callbacks_.auth_chain ? callbacks_.auth_chain(id_) : "");
+  auto credentials = callbacks_.credentials ? callbacks_.credentials(id_)
+                                            : connect_credentials(options_, id_, clock_.now());
   if (!credentials) {
     ops::log(spdlog::level::err, {.device_id = id_.device, .module_id = id_.module},
              "upstream: no credentials for {}: {} (see docs/upstream.md: children need "

@@ -27,6 +27,7 @@
 #include "edgehub/core/client_id.hpp"
 #include "edgehub/core/clock.hpp"
 #include "edgehub/hub/device_channel.hpp"
+#include "edgehub/upstream/credentials.hpp"
 #include "edgehub/upstream/options.hpp"
 #include "upstream/link_event.hpp"
 
@@ -38,8 +39,8 @@ class MqttLink final : public std::enable_shared_from_this<MqttLink>,
   struct Callbacks {
     std::function<void(const core::ClientId&, LinkEvent)> on_event;
     std::function<void(const core::ClientId&, std::string topic, std::string payload)> on_message;
-    /// The auth chain of a child identity (credentials.hpp); may be empty.
-    std::function<std::string(const core::ClientId&)> auth_chain = {};
+    /// The identity's credentials now (credentials.hpp); empty: connect_credentials() alone.
+    std::function<core::Result<ConnectCredentials>(const core::ClientId&)> credentials = {};
   };
 
   /// Never fails: a link whose Paho client cannot be created refuses every publish.

@@ -44,6 +44,7 @@ std::optional<UpstreamOptions> UpstreamOptions::from_config(const config::Gatewa
     o.identity_pk = p.identity_pk;
   }
   o.edgehub_module_key = p.edgehub_module_key;
+  o.forward_device_tokens = config.authentication_mode == config::AuthenticationMode::cloud;
   o.max_connections = config.limits.max_connections;
   o.token_ttl = config.upstream_token_lifetime;
   o.token_renew_before = std::min<std::chrono::seconds>(std::chrono::minutes(5), o.token_ttl / 5);

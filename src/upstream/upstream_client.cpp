@@ -62,8 +62,11 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         probe_timer(strand),
         sweep_timer(strand) {}
 
-  std::string chain_of(const core::ClientId& id) const {
-    return auth_chain(options, id, deps.parent_of);
+  core::Result<ConnectCredentials> credentials_of(const core::ClientId& id) const {
+    std::optional<std::string> device_token;
+    if (options.forward_device_tokens && deps.device_token) device_token = deps.device_token(id);
+    return connect_credentials(options, id, deps.clock.now(),
+                               auth_chain(options, id, deps.parent_of), device_token);
   }
 
   bool uses_amqp() const {
@@ -95,9 +98,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         [weak](const core::ClientId& who, std::string patch) {
           if (auto self = weak.lock()) self->relay_desired(who, std::move(patch));
         },
-        [weak](const core::ClientId& who) {
+        [weak](const core::ClientId& who) -> core::Result<ConnectCredentials> {
           auto self = weak.lock();
-          return self ? self->chain_of(who) : std::string();
+          if (!self) return hub::Errc::shutting_down;
+          return self->credentials_of(who);
         }};
     amqp = AmqpLink::create(options, deps.clock, strand, std::move(callbacks));
     return *amqp;
@@ -143,9 +147,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         [weak](const core::ClientId& who, std::string topic, std::string payload) {
           if (auto self = weak.lock()) self->on_cloud_message(who, topic, std::move(payload));
         },
-        [weak](const core::ClientId& who) {
+        [weak](const core::ClientId& who) -> core::Result<ConnectCredentials> {
           auto self = weak.lock();
-          return self ? self->chain_of(who) : std::string();
+          if (!self) return hub::Errc::shutting_down;
+          return self->credentials_of(who);
         }};
     auto link = MqttLink::create(id, options, deps.clock, strand, std::move(callbacks));
     links.emplace(id, link);

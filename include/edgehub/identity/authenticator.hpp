@@ -69,6 +69,9 @@ struct AuthenticatorOptions {
   /// A SAS token expiring later than this after now is refused (Errc::token_lifetime_too_long);
   /// 0: no limit.
   std::chrono::seconds max_token_lifetime{0};
+  /// Keep the SAS token each identity last authenticated with (its own, not on behalf), for the
+  /// upstream to forward in authentication_mode = "cloud" (last_token()).
+  bool remember_tokens = false;
 };
 
 class Authenticator {
@@ -92,6 +95,10 @@ class Authenticator {
   ///    untrusted_chain, wrong_common_name, no_trust_bundle.
   core::Result<AuthenticatedIdentity> authenticate(const core::ClientId& claimed,
                                                    const Credential& credential) const;
+
+  /// The SAS token `id` last authenticated with as itself, when options.remember_tokens; nullopt
+  /// when none (or the identity used a certificate or an on-behalf-of token). A secret.
+  std::optional<std::string> last_token(const core::ClientId& id) const;
 
   /// Re-reads options.trust_bundle (SIGHUP). On failure the previous bundle stays in use.
   core::Result<void> reload_trust_bundle();
@@ -133,6 +140,8 @@ class Authenticator {
   mutable std::set<std::string, std::less<>> unknown_labels_;
   mutable std::unordered_map<std::string, CachedCertificate> cert_cache_;
   mutable std::deque<std::string> cert_cache_order_;  ///< insertion order, for eviction
+  /// remember_tokens: one per registered identity at most (only successes are kept).
+  mutable std::unordered_map<core::ClientId, std::string, core::ClientIdHash> tokens_;
 };
 
 }  // namespace edgehub::identity

@@ -30,6 +30,7 @@ struct ConnectCredentials {
   std::string password;  ///< a SAS token; empty when the TLS client certificate authenticates
   core::SystemTime expires_at = core::SystemTime::max();  ///< of the token
   bool use_client_certificate = false;
+  std::string auth_chain;  ///< on behalf of a child: "leaf;…;gw" (AMQP sends it with the token)
 };
 
 /// The audience of the `$edgeHub` token children are authenticated with, decoded.
@@ -46,10 +47,13 @@ std::string cbs_audience(const UpstreamOptions& options, const core::ClientId& i
 std::string auth_chain(const UpstreamOptions& options, const core::ClientId& id,
                        const std::function<std::string(const std::string&)>& parent_of);
 
-/// The CONNECT credentials of `id` at `now`. Errors: identity::Errc::invalid_key when the key
-/// needed is missing or not base64 (no edgehub_module_key for a child).
-core::Result<ConnectCredentials> connect_credentials(const UpstreamOptions& options,
-                                                     const core::ClientId& id, core::SystemTime now,
-                                                     const std::string& chain = {});
+/// The CONNECT credentials of `id` at `now`. With options.forward_device_tokens (authentication
+/// mode "cloud") a child is authenticated with `device_token`, the SAS token it last presented
+/// downstream, instead of the gateway's $edgeHub token; without one it has no credentials
+/// (identity::Errc::no_credentials) until it connects again. Errors: identity::Errc::invalid_key
+/// when the key needed is missing or not base64 (no edgehub_module_key for a child).
+core::Result<ConnectCredentials> connect_credentials(
+    const UpstreamOptions& options, const core::ClientId& id, core::SystemTime now,
+    const std::string& chain = {}, const std::optional<std::string>& device_token = {});
 
 }  // namespace edgehub::upstream

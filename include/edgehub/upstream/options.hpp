@@ -30,8 +30,10 @@ struct UpstreamOptions {
   std::optional<std::string> proxy;  ///< http://[user:password@]host:port (WebSocket only)
   std::optional<std::filesystem::path> trust_bundle;  ///< trusted besides the system store
 
-  std::string device_key;               ///< base64 provisioning key of the gateway's own identity
-  std::string edgehub_module_key;       ///< base64 key of `$edgeHub`: tokens for children
+  std::string device_key;          ///< base64 provisioning key of the gateway's own identity
+  std::string edgehub_module_key;  ///< base64 key of `$edgeHub`: tokens for children
+  /// authentication_mode = "cloud": children go upstream with their own SAS tokens.
+  bool forward_device_tokens = false;
   std::filesystem::path identity_cert;  ///< X.509 provisioning: the gateway's client cert ...
   std::filesystem::path identity_pk;    ///< ... and key (then device_key is empty)
 

@@ -23,6 +23,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "edgehub/core/clock.hpp"
@@ -46,6 +47,9 @@ struct UpstreamDeps {
   /// The parent device of a device (its `parent` in the identities: the child gateway it sits
   /// behind), "" for none; builds the auth chains of nested identities. May be empty.
   std::function<std::string(const std::string& device)> parent_of = {};
+  /// The SAS token a downstream identity last authenticated with, for authentication_mode =
+  /// "cloud" (identity::Authenticator::last_token). May be empty.
+  std::function<std::optional<std::string>(const core::ClientId&)> device_token = {};
 };
 
 /// The upstream forwarding policy (edgehub-reference.md §4.3, §5.2): batches of at most 10

@@ -204,11 +204,13 @@ void Gateway::start_upstream(const routing::RouteTable& routes) {
   const auto where = options->dial_host + ":" + std::to_string(options->port);
   upstream_ = std::make_unique<upstream::UpstreamClient>(
       std::move(*options),
-      upstream::UpstreamDeps{channels_, methods_.get(), twins_.get(), registry_, clock_,
-                             [this](const std::string& device) {
-                               const auto d = identities_->find(core::ClientId{device, {}});
-                               return d ? d->parent : std::string();
-                             }},
+      upstream::UpstreamDeps{
+          channels_, methods_.get(), twins_.get(), registry_, clock_,
+          [this](const std::string& device) {
+            const auto d = identities_->find(core::ClientId{device, {}});
+            return d ? d->parent : std::string();
+          },
+          [this](const core::ClientId& id) { return authenticator_->last_token(id); }},
       io_.get_executor());
   std::vector<std::uint32_t> priorities;
   for (const auto& q : routes.queues())
@@ -272,7 +274,8 @@ void Gateway::start_identities() {
         "no [gateway] identities file: only identities synchronised from IoT Hub can connect");
   }
   auto auth = identity::Authenticator::create(
-      {cfg.iothub_hostname, cfg.hostname, cfg.trust_bundle_cert, cfg.limits.max_token_lifetime},
+      {cfg.iothub_hostname, cfg.hostname, cfg.trust_bundle_cert, cfg.limits.max_token_lifetime,
+       cfg.authentication_mode == config::AuthenticationMode::cloud},
       *identities_, clock_, registry_);
   if (!auth) {
     throw StartupError("trust_bundle_cert " +

@@ -479,5 +479,28 @@ TEST_F(AuthenticatorTest, AnOnBehalfTokenNeedsTheChildsOwnEdgeHubKeyAndAnEnabled
   expect_refused({"leaf", ""}, SasCredential{expired}, Errc::token_expired, "token_expired");
 }
 
+TEST_F(AuthenticatorTest, WithRememberTokensTheLastOwnTokenOfEachIdentityIsKept) {
+  Authenticator remembering(
+      AuthenticatorOptions{
+          std::string(kHub), std::string(kGateway), std::nullopt, {}, /*remember_tokens=*/true},
+      *lookup_, nullptr, clock_, metrics_);
+  const auto first = token("myhub.azure-devices.net/devices/dev1", kDeviceKey, kT0 + 60);
+  const auto second = token("myhub.azure-devices.net/devices/dev1", kDeviceKey, kT0 + 120);
+  EXPECT_FALSE(remembering.last_token({"dev1", ""}));
+  ASSERT_TRUE(remembering.authenticate({"dev1", ""}, SasCredential{first}));
+  ASSERT_TRUE(remembering.authenticate({"dev1", ""}, SasCredential{second}));
+  EXPECT_EQ(remembering.last_token({"dev1", ""}), second);
+  // Refused tokens and on-behalf-of tokens are not the identity's own.
+  EXPECT_FALSE(remembering.authenticate({"dev1", ""}, SasCredential{second + "x"}));
+  EXPECT_EQ(remembering.last_token({"dev1", ""}), second);
+  const auto behalf =
+      token("myhub.azure-devices.net/devices/child/modules/$edgeHub", kChildEdgeHubKey, kT0 + 60);
+  ASSERT_TRUE(remembering.authenticate({"leaf", ""}, SasCredential{behalf}));
+  EXPECT_FALSE(remembering.last_token({"leaf", ""}));
+  // Off by default.
+  ASSERT_TRUE(authenticator_->authenticate({"dev1", ""}, SasCredential{first}));
+  EXPECT_FALSE(authenticator_->last_token({"dev1", ""}));
+}
+
 }  // namespace
 }  // namespace edgehub::identity

@@ -102,6 +102,23 @@ TEST(UpstreamCredentials, ANestedIdentitysAuthChainNamesEveryGatewayUpToThisOne)
   EXPECT_NE(c->username.find("&auth-chain=leaf%3Bchild-gw%3Bgw"), std::string::npos) << c->username;
 }
 
+TEST(UpstreamCredentials, InCloudModeAChildGoesUpstreamWithItsOwnToken) {
+  auto o = options();
+  o.forward_device_tokens = true;
+  EXPECT_EQ(connect_credentials(o, {"sensor-1", ""}, kNow).error(), identity::Errc::no_credentials)
+      << "no token until the device has connected";
+  const auto own = *identity::make_sas_token("myhub.azure-devices.net/devices/sensor-1", kDeviceKey,
+                                             kNow + 30min);
+  auto c = connect_credentials(o, {"sensor-1", ""}, kNow, "sensor-1;gw", own);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->password, own);
+  EXPECT_EQ(c->expires_at, kNow + 30min);
+  EXPECT_TRUE(c->auth_chain.empty());
+  EXPECT_EQ(c->username.find("auth-chain"), std::string::npos) << c->username;
+  // The gateway itself still signs with its own key.
+  EXPECT_NE(connect_credentials(o, {"gw", ""}, kNow)->password, own);
+}
+
 TEST(UpstreamCredentials, WithoutTheEdgeHubKeyChildrenHaveNoCredentials) {
   auto o = options();
   o.edgehub_module_key.clear();
