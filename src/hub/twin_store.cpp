@@ -1,5 +1,6 @@
 #include "edgehub/hub/twin_store.hpp"
 
+#include <atomic>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -272,6 +273,7 @@ struct TwinStore::Impl : std::enable_shared_from_this<Impl> {
   ops::CounterFamily& reported;
   ops::SummaryFamily& reported_duration;
   std::map<core::ClientId, std::deque<Op>> queues;  // strand only
+  std::atomic<CloudTwins*> cloud{nullptr};
 };
 
 TwinStore::TwinStore(store::MessageStore& store, DeviceChannels& channels, Ingress* ingress,
@@ -282,6 +284,10 @@ TwinStore::TwinStore(store::MessageStore& store, DeviceChannels& channels, Ingre
 
 TwinStore::~TwinStore() = default;
 
+void TwinStore::set_cloud(CloudTwins* cloud) {
+  impl_->cloud.store(cloud);
+}
+
 void TwinStore::get(core::ClientId id, store::Completion<std::string> done) {
   boost::asio::post(impl_->strand, [self = impl_, id = std::move(id),
                                     done = std::move(done)]() mutable {
@@ -289,14 +295,45 @@ void TwinStore::get(core::ClientId id, store::Completion<std::string> done) {
     const auto started = self->clock.steady_now();
     const bool queued =
         self->enqueue(id, [self, id, shared_done, started](Json twin, std::function<void()> next) {
-          if (twin.is_null()) {
-            (*shared_done)(make_error_code(Errc::storage_failure));
-          } else {
-            self->gets.with({"edge", id.to_string()}).inc();
-            self->get_duration.with({"edge", id.to_string()}).observe(self->seconds_since(started));
-            (*shared_done)(twin.dump());
+          // Answers the GET from `t` (counted by where it came from) and lets the next op run.
+          auto answer = [self, id, shared_done, started](const Json& t, std::string_view source) {
+            self->gets.with({std::string(source), id.to_string()}).inc();
+            self->get_duration.with({std::string(source), id.to_string()})
+                .observe(self->seconds_since(started));
+            (*shared_done)(t.dump());
+          };
+          auto fail = [shared_done] { (*shared_done)(make_error_code(Errc::storage_failure)); };
+          CloudTwins* cloud = self->cloud.load();
+          if (!cloud) {
+            twin.is_null() ? fail() : answer(twin, "edge");
+            return next();
           }
-          next();
+          cloud->fetch_twin(id, [self, id, twin = std::move(twin), answer, fail,
+                                 next = std::move(next)](core::Result<std::string> r) mutable {
+            boost::asio::post(self->strand, [self, id, twin = std::move(twin), answer, fail,
+                                             next = std::move(next), r = std::move(r)]() {
+              const Json fetched = r ? Json::parse(*r, nullptr, false) : Json();
+              const bool usable = fetched.is_object() && fetched.contains("desired") &&
+                                  fetched["desired"].is_object() && fetched.contains("reported") &&
+                                  fetched["reported"].is_object();
+              if (!usable) {
+                // Offline or refused: the cached twin, never an empty one while one is cached.
+                twin.is_null() ? fail() : answer(twin, "edge");
+                return next();
+              }
+              Json fresh = twin.is_null() ? new_twin() : twin;
+              fresh["desired"] = fetched["desired"];
+              fresh["reported"] = fetched["reported"];
+              self->save(id, fresh, [id](core::ErrorCode ec) {
+                if (ec) {
+                  ops::log(spdlog::level::warn, {.device_id = id.device, .module_id = id.module},
+                           "twin from upstream not cached: {}", ec.message());
+                }
+              });
+              answer(fresh, "upstream");
+              next();
+            });
+          });
         });
     if (!queued) (*shared_done)(make_error_code(Errc::too_many_pending));
   });

@@ -25,6 +25,9 @@ constexpr std::chrono::seconds kMaxRetryDelay{60};
 // A refused identity is not asked for again sooner: its messages fail as not authorised meanwhile.
 constexpr std::chrono::seconds kRefusalHold{60};
 constexpr std::size_t kReadBuffer = 16 * 1024;
+// A device waits for its twin GET; IoT Hub answers in milliseconds when it answers at all.
+constexpr std::chrono::seconds kTwinGetTimeout{10};
+constexpr std::size_t kMaxTwinGetsWaiting = 8;  ///< per identity, until it is authorised
 
 std::optional<Node> node_of(hub::Subscription s) {
   switch (s) {
@@ -131,6 +134,56 @@ void AmqpLink::set_subscriptions(const core::ClientId& id, hub::Subscriptions su
   flush();
 }
 
+void AmqpLink::get_twin(const core::ClientId& id, TwinDone done) {
+  if (stopped_) return done(hub::Errc::shutting_down);
+  auto& who = identity(id);
+  if (who.auth == Auth::refused && clock_.steady_now() - who.refused_at < kRefusalHold) {
+    return done(hub::Errc::not_authorized);
+  }
+  if (state_ == State::open && who.auth == Auth::authorised) {
+    send_twin_get(id, std::move(done));
+    return flush();
+  }
+  if (who.twin_gets.size() >= kMaxTwinGetsWaiting) return done(hub::Errc::too_many_pending);
+  who.twin_gets.push_back(std::move(done));
+  if (state_ != State::open) return connect();
+  if (who.auth == Auth::none || who.auth == Auth::refused) authenticate(id, who);
+  flush();
+}
+
+void AmqpLink::send_twin_get(const core::ClientId& id, TwinDone done) {
+  core::Message request;
+  request.set_body(" ");
+  amqp_core::OutboundExtras extras;
+  extras.include_system_annotations = false;
+  extras.annotations.emplace_back("operation", std::string("GET"));
+  const auto correlation = "twin-get-" + std::to_string(next_twin_get_++);
+  extras.correlation_id = amqp_core::MessageId{amqp_core::MessageId::Type::string, correlation};
+  auto encoded = amqp_core::encode_message(request, extras);
+  if (!encoded) return done(hub::Errc::invalid_request);
+  ++in_engine_;
+  conn_->receive(id, Node::twin);  // the answer comes on the pair's receiving link
+  auto sent = conn_->send(id, Node::twin, std::move(*encoded), 0);
+  --in_engine_;
+  if (!sent) return done(hub::Errc::queue_full);
+  auto deadline = std::make_unique<asio::steady_timer>(strand_);
+  deadline->expires_after(kTwinGetTimeout);
+  deadline->async_wait([weak = weak_from_this(), correlation](const boost::system::error_code& ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    auto node = self->twin_gets_.extract(correlation);
+    if (!node.empty()) node.mapped().done(hub::Errc::timeout);
+  });
+  twin_gets_.emplace(correlation, PendingTwin{std::move(done), std::move(deadline)});
+}
+
+void AmqpLink::fail_twin_gets(Identity& who, core::ErrorCode ec) {
+  auto waiting = std::move(who.twin_gets);
+  who.twin_gets.clear();
+  for (auto& done : waiting)
+    done(ec);
+}
+
 void AmqpLink::answer_method(const core::ClientId& id, const std::string& request, int status,
                              std::string payload) {
   auto it = methods_.find(request);
@@ -176,8 +229,13 @@ void AmqpLink::shutdown() {
   for (auto& [id, who] : identities_) {
     if (who.renewal) who.renewal->cancel();
     fail_waiting(who, hub::Errc::shutting_down);
+    fail_twin_gets(who, hub::Errc::shutting_down);
   }
   identities_.clear();
+  auto twin_gets = std::move(twin_gets_);
+  twin_gets_.clear();
+  for (auto& [correlation, pending] : twin_gets)
+    pending.done(hub::Errc::shutting_down);
   if (transport_) transport_->close();
   transport_.reset();
   conn_.reset();
@@ -189,7 +247,7 @@ void AmqpLink::sweep() {
   const auto now = clock_.steady_now();
   for (auto it = identities_.begin(); it != identities_.end();) {
     auto& who = it->second;
-    const bool busy = !none(who.wanted) || !who.waiting.empty() ||
+    const bool busy = !none(who.wanted) || !who.waiting.empty() || !who.twin_gets.empty() ||
                       std::any_of(in_flight_.begin(), in_flight_.end(),
                                   [&](const auto& f) { return f.second.id == it->first; });
     if (busy || now - who.last_activity < options_.idle_timeout) {
@@ -248,6 +306,7 @@ void AmqpLink::authenticate(const core::ClientId& id, Identity& who) {
     who.auth = Auth::refused;
     who.refused_at = clock_.steady_now();
     fail_waiting(who, hub::Errc::invalid_request);
+    fail_twin_gets(who, hub::Errc::invalid_request);
     return;
   }
   if (who.auth != Auth::authorised) who.auth = Auth::pending;
@@ -285,6 +344,10 @@ void AmqpLink::on_authorised(const core::ClientId& id, Identity& who) {
   for (auto& w : waiting)
     transmit(id, std::move(w.encoded), std::move(w.done));
   apply_subscriptions(id, who);
+  auto twin_gets = std::move(who.twin_gets);
+  who.twin_gets.clear();
+  for (auto& done : twin_gets)
+    send_twin_get(id, std::move(done));
 }
 
 void AmqpLink::apply_subscriptions(const core::ClientId& id, Identity& who) {
@@ -422,6 +485,10 @@ void AmqpLink::on_connection_ended(std::uint64_t epoch, const std::string& why) 
   write_wake_.cancel();
   methods_.clear();
   token_requests_.clear();
+  auto twin_gets = std::move(twin_gets_);
+  twin_gets_.clear();
+  for (auto& [correlation, pending] : twin_gets)
+    pending.done(hub::Errc::disconnected);
   auto in_flight = std::move(in_flight_);
   in_flight_.clear();
   for (auto& [token, f] : in_flight)
@@ -431,6 +498,7 @@ void AmqpLink::on_connection_ended(std::uint64_t epoch, const std::string& why) 
     if (who.auth != Auth::refused) who.auth = Auth::none;
     who.held = {};
     fail_waiting(who, hub::Errc::disconnected);
+    fail_twin_gets(who, hub::Errc::disconnected);
   }
   if (closing_) {
     ops::log(spdlog::level::debug, {}, "upstream AMQP connection closed: no identity left");
@@ -539,6 +607,7 @@ void AmqpLink::on_token_reply(std::uint64_t request, int status, std::string des
   who.refused_at = clock_.steady_now();
   who.held = {};
   fail_waiting(who, hub::Errc::not_authorized);
+  fail_twin_gets(who, hub::Errc::not_authorized);
   conn_->close_identity(id);
   if (callbacks_.on_event) callbacks_.on_event(id, LinkEvent::refused);
 }
@@ -590,6 +659,12 @@ void AmqpLink::on_received(const core::ClientId& id, Node node,
     case Node::twin: {
       conn_->settle(delivery, amqp_core::Disposition::accepted);
       if (message.correlation_id) {
+        if (auto pending = twin_gets_.extract(message.correlation_id->text); !pending.empty()) {
+          const auto* status = message.annotation("status");
+          auto& done = pending.mapped().done;
+          if (status && *status == "200") return done(std::string(message.message.body_text()));
+          return done(hub::Errc::not_connected);
+        }
         // The answer to our desired-notifications PUT.
         const auto* status = message.annotation("status");
         if (status && !status->starts_with("2")) {

@@ -70,6 +70,9 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
   void send(core::Message message, hub::DoneCallback done);
   /// The cloud-to-device traffic to hold open for `id` (c2d, methods, desired_properties).
   void set_subscriptions(const core::ClientId& id, hub::Subscriptions subscriptions);
+  /// IoT Hub's twin of `id` (a GET on its twin link pair), once the identity is authorised;
+  /// `done` once: the JSON, or an error (refused, connection lost, no answer within 10 s).
+  void get_twin(const core::ClientId& id, std::function<void(core::Result<std::string>)> done);
   /// Answers the method call `request` that on_method named.
   void answer_method(const core::ClientId& id, const std::string& request, int status,
                      std::string payload);
@@ -91,9 +94,11 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
     std::vector<std::byte> encoded;
     hub::DoneCallback done;
   };
+  using TwinDone = std::function<void(core::Result<std::string>)>;
   struct Identity {
     Auth auth = Auth::none;
-    std::uint64_t request = 0;  ///< the put-token awaiting its reply
+    std::vector<TwinDone> twin_gets;  ///< waiting for the identity to be authorised
+    std::uint64_t request = 0;        ///< the put-token awaiting its reply
     hub::Subscriptions wanted;
     hub::Subscriptions held;  ///< subscriptions whose links are attached on this connection
     std::deque<Waiting> waiting;
@@ -167,6 +172,14 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
     std::optional<amqp_core::MessageId> correlation_id;
   };
   std::map<std::string, PendingMethod> methods_;
+  struct PendingTwin {
+    TwinDone done;
+    std::unique_ptr<boost::asio::steady_timer> deadline;
+  };
+  std::map<std::string, PendingTwin> twin_gets_;  ///< by correlation id
+  std::uint64_t next_twin_get_ = 1;
+  void send_twin_get(const core::ClientId& id, TwinDone done);
+  void fail_twin_gets(Identity& who, core::ErrorCode ec);
 };
 
 }  // namespace edgehub::upstream

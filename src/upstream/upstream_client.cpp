@@ -505,6 +505,16 @@ void UpstreamClient::send(core::Message message, hub::DoneCallback done) {
   });
 }
 
+void UpstreamClient::fetch_twin(const core::ClientId& id,
+                                std::function<void(core::Result<std::string>)> done) {
+  asio::post(impl_->strand, [impl = impl_, id, done = std::move(done)]() mutable {
+    if (impl->stopped) return done(hub::Errc::shutting_down);
+    if (!impl->uses_amqp()) return done(hub::Errc::not_supported);
+    if (!impl->connectivity.online()) return done(hub::Errc::disconnected);
+    impl->amqp_link().get_twin(id, std::move(done));
+  });
+}
+
 std::uint64_t UpstreamClient::generation() const noexcept {
   return impl_->generation.load();
 }

@@ -2,8 +2,8 @@
 
 // hub::TwinStore: the gateway's local twin of each identity (iot-hub-protocol.md §7,
 // edgehub-reference.md §6.2), kept in the store's key-value state (namespace "twin", key = the
-// client id "d" or "d/m") so it survives restarts. No upstream yet: the upstream issue will sync
-// it with IoT Hub through the same calls.
+// client id "d" or "d/m") so it survives restarts. With a CloudTwins (the upstream) a GET asks
+// IoT Hub first and caches its answer; the cache answers while IoT Hub cannot.
 //
 // - GET completes with the device view
 // {"desired":{...,"$version":n},"reported":{...,"$version":m}}.
@@ -25,6 +25,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -73,6 +74,16 @@ inline constexpr std::size_t kMaxTwinOpsPerIdentity = 32;
 /// refuse early. Success or a TwinErrc.
 core::Result<void> validate_reported_patch(std::string_view patch_json);
 
+/// Where the twin store gets an identity's twin from IoT Hub: the upstream client.
+class CloudTwins {
+ public:
+  virtual ~CloudTwins() = default;
+  /// IoT Hub's twin of `id` as JSON ({"desired":{…},"reported":{…}}), or an error (offline,
+  /// refused, no answer in time). `done` once, from any thread.
+  virtual void fetch_twin(const core::ClientId& id,
+                          std::function<void(core::Result<std::string>)> done) = 0;
+};
+
 class TwinStore {
  public:
   /// `store`, `channels`, `registry` and `clock` must outlive the twin store; `ingress` (may be
@@ -83,6 +94,11 @@ class TwinStore {
   ~TwinStore();
   TwinStore(const TwinStore&) = delete;
   TwinStore& operator=(const TwinStore&) = delete;
+
+  /// GETs ask `cloud` first and cache what it answers; when it fails the cached twin answers
+  /// (edgeHub's StoringTwinManager: never an empty twin while one is cached). Null: local only.
+  /// Set before traffic; `cloud` must outlive the twin store or be unset first.
+  void set_cloud(CloudTwins* cloud);
 
   /// The twin document as JSON text.
   template <typename Token>

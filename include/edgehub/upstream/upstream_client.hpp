@@ -56,10 +56,10 @@ struct UpstreamDeps {
 /// messages and 256 KiB in flight, back-off 1 s -> 60 s with 1 s of jitter, 30 s ack timeout.
 hub::ForwarderOptions upstream_forwarder_options();
 
-class UpstreamClient {
+class UpstreamClient final : public hub::CloudTwins {
  public:
   UpstreamClient(UpstreamOptions options, UpstreamDeps deps, boost::asio::any_io_executor executor);
-  ~UpstreamClient();
+  ~UpstreamClient() override;
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
 
@@ -76,8 +76,13 @@ class UpstreamClient {
   /// Publishes `message` for its origin identity (QoS 1). `done` once, from any thread.
   void send(core::Message message, hub::DoneCallback done);
 
-  /// Non-zero; changes whenever the upstream comes back online.
+  /// Non-zero; changes whenever the upstream goes offline.
   std::uint64_t generation() const noexcept;
+
+  /// Implements hub::CloudTwins: IoT Hub's twin over the AMQP upstream; an error at once when
+  /// offline or over MQTT (the twin store then answers from its cache).
+  void fetch_twin(const core::ClientId& id,
+                  std::function<void(core::Result<std::string>)> done) override;
 
   struct Impl;
 

@@ -218,6 +218,7 @@ void Gateway::start_upstream(const routing::RouteTable& routes) {
   forwarders_->add_endpoint(std::string(routing::kUpstreamEndpointId), upstream_->make_sink(),
                             std::move(priorities), upstream::upstream_forwarder_options());
   upstream_->start();
+  twins_->set_cloud(upstream_.get());
   c2d_pollers_ = std::make_unique<http::C2dPollers>(channels_, c2d_, clock_, io_.get_executor());
   http_context_.c2d_pollers = c2d_pollers_.get();
   switch (config_->upstream_protocol) {
@@ -245,6 +246,7 @@ void Gateway::teardown() {
   forwarders_.reset();
   // After the forwarders (they hold its sink); Paho stops calling back before the loop goes.
   c2d_pollers_.reset();  // its registrations go before the upstream that watches them
+  if (twins_) twins_->set_cloud(nullptr);
   if (upstream_) upstream_->stop();
   upstream_.reset();
   listeners_.clear();

@@ -73,6 +73,44 @@ TEST_F(TwinStoreTest, ANewTwinHasEmptySectionsAtVersionOne) {
             1u);
 }
 
+// IoT Hub's side of a twin GET, answered from the test.
+class ScriptedCloud final : public CloudTwins {
+ public:
+  void fetch_twin(const core::ClientId& id,
+                  std::function<void(core::Result<std::string>)> done) override {
+    asked.push_back(id.to_string());
+    answer ? done(*answer) : done(make_error_code(Errc::disconnected));
+  }
+  std::optional<std::string> answer;
+  std::vector<std::string> asked;
+};
+
+TEST_F(TwinStoreTest, AGetAsksTheCloudCachesItsTwinAndFallsBackToTheCacheWhenItFails) {
+  start_twins();
+  ScriptedCloud cloud;
+  twins_->set_cloud(&cloud);
+  // Offline before anything is cached: the new twin, as before.
+  EXPECT_EQ(get(kDev), Json::parse(R"({"desired":{"$version":1},"reported":{"$version":1}})"));
+  cloud.answer = R"({"desired":{"colour":"red","$version":7},"reported":{"fw":"2","$version":4}})";
+  EXPECT_EQ(get(kDev)["desired"]["colour"], "red");
+  EXPECT_EQ(counter("edgehub_gettwin_total", {"source", "id"}, {"upstream", "dev1"}), 1u);
+  // The hub goes away (or answers nonsense): the cached twin answers, never an empty one.
+  cloud.answer.reset();
+  const auto cached = get(kDev);
+  EXPECT_EQ(cached["desired"]["colour"], "red");
+  EXPECT_EQ(cached["reported"]["$version"], 4);
+  cloud.answer = "not json";
+  EXPECT_EQ(get(kDev)["desired"]["$version"], 7);
+  // Reported patches continue from the hub's version.
+  auto v = report(kDev, R"({"fw":"3"})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 5);
+  EXPECT_EQ(cloud.asked.size(), 4u);
+  twins_->set_cloud(nullptr);
+  EXPECT_EQ(get(kDev)["reported"]["fw"], "3");
+  EXPECT_EQ(cloud.asked.size(), 4u);
+}
+
 TEST_F(TwinStoreTest, ReportedPatchesMergeDeleteWithNullAndIncrementTheVersion) {
   start_twins();
   auto v = report(kDev, R"({"fw":"1.0","net":{"ssid":"a","rssi":-40},"old":true})");
