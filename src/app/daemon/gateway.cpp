@@ -207,7 +207,7 @@ void Gateway::start_upstream(const routing::RouteTable& routes) {
       upstream::UpstreamDeps{
           channels_, methods_.get(), twins_.get(), registry_, clock_,
           [this](const std::string& device) {
-            const auto d = identities_->find(core::ClientId{device, {}});
+            const auto d = lookup_->find(core::ClientId{device, {}});
             return d ? d->parent : std::string();
           },
           [this](const core::ClientId& id) { return authenticator_->last_token(id); }},
@@ -249,6 +249,7 @@ void Gateway::teardown() {
   if (twins_) twins_->set_cloud(nullptr);
   if (upstream_) upstream_->stop();
   upstream_.reset();
+  if (scope_sync_) scope_sync_->stop();
   listeners_.clear();
   if (methods_) methods_->shutdown(hub::Errc::shutting_down);
   methods_.reset();
@@ -275,16 +276,36 @@ void Gateway::start_identities() {
     spdlog::info(
         "no [gateway] identities file: only identities synchronised from IoT Hub can connect");
   }
+  lookup_ = std::make_unique<identity::LayeredLookup>(*identities_, scope_identities_);
   auto auth = identity::Authenticator::create(
       {cfg.iothub_hostname, cfg.hostname, cfg.trust_bundle_cert, cfg.limits.max_token_lifetime,
        cfg.authentication_mode == config::AuthenticationMode::cloud},
-      *identities_, clock_, registry_);
+      *lookup_, clock_, registry_);
   if (!auth) {
     throw StartupError("trust_bundle_cert " +
                        cfg.trust_bundle_cert.value_or(std::filesystem::path{}).string() +
                        " cannot be read: " + auth.error().message());
   }
   authenticator_ = std::move(*auth);
+  start_device_scope();
+}
+
+void Gateway::start_device_scope() {
+  std::string why;
+  auto options = upstream::DeviceScopeOptions::from_config(*config_, why);
+  if (!options) {
+    spdlog::info("device scope: {}", why);
+    return;
+  }
+  scope_sync_ = std::make_unique<upstream::DeviceScopeSync>(std::move(*options), scope_identities_,
+                                                            registry_, clock_, io_.get_executor());
+  // Before the listeners open (the I/O thread does not run yet): an offline start authenticates
+  // the devices of the last sync.
+  if (!scope_sync_->load_cache(why)) {
+    spdlog::warn("device scope: cache not used: {}; waiting for a sync", why);
+  }
+  lookup_->on_miss([sync = scope_sync_.get()](const core::ClientId&) { sync->request_refresh(); });
+  scope_sync_->start();
 }
 
 void Gateway::start_tls() {

@@ -24,7 +24,9 @@
 #include "edgehub/hub/scheduler.hpp"
 #include "edgehub/hub/twin_store.hpp"
 #include "edgehub/identity/authenticator.hpp"
+#include "edgehub/identity/layered_lookup.hpp"
 #include "edgehub/identity/registry.hpp"
+#include "edgehub/identity/scope_identities.hpp"
 #include "edgehub/mqtt/session.hpp"
 #include "edgehub/net/admin_http_server.hpp"
 #include "edgehub/net/admin_socket.hpp"
@@ -35,6 +37,7 @@
 #include "edgehub/pki/server_cert.hpp"
 #include "edgehub/routing/route_table.hpp"
 #include "edgehub/store/message_store.hpp"
+#include "edgehub/upstream/device_scope_sync.hpp"
 #include "edgehub/upstream/upstream_client.hpp"
 
 namespace edgehub::app {
@@ -66,6 +69,7 @@ class Gateway {
   void start_upstream(const routing::RouteTable& routes);
   void teardown();
   void start_identities();
+  void start_device_scope();
   void start_tls();
   void start_listeners();
   void arm_signals();
@@ -106,6 +110,8 @@ class Gateway {
   net::ListenerStats listener_stats_;
   std::unique_ptr<pki::ServerCertManager> certs_;
   std::unique_ptr<identity::Registry> identities_;
+  identity::ScopeIdentities scope_identities_;       ///< synchronised from IoT Hub or the parent
+  std::unique_ptr<identity::LayeredLookup> lookup_;  ///< the file first, then the scope
   std::unique_ptr<identity::Authenticator> authenticator_;
   ops::SystemdNotifier notifier_;
   hub::DeviceChannels channels_{registry_};
@@ -131,6 +137,8 @@ class Gateway {
   std::unique_ptr<upstream::UpstreamClient> upstream_;
   /// With an upstream: HTTPS devices' C2D (after io_: its sweep timer runs on it).
   std::unique_ptr<http::C2dPollers> c2d_pollers_;
+  /// Null without [provisioning]; before io_ goes, as it runs on it.
+  std::unique_ptr<upstream::DeviceScopeSync> scope_sync_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer drain_timer_;

@@ -1,0 +1,177 @@
+// Issue 8 (device scope) end to end: edgehubd synchronises the identities in its scope from the
+// IoT Hub stand-in's device-scope API (lib/hub_standin.mjs, HTTPS, paged) and authenticates real
+// SDK devices it has no local identity for; a disabled one is refused; an unknown device makes it
+// refresh; the scope is cached in state_dir with mode 0600, so that after a restart with the hub
+// gone the devices still connect.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import deviceSdk from 'azure-iot-device';
+import mqttSdk from 'azure-iot-device-mqtt';
+
+import { freePorts, startGateway, waitFor, EDGE_DEVICE, GATEWAY_HOST, HUB_HOST } from './lib/gateway.mjs';
+import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+
+const { Client, Message } = deviceSdk;
+const GW_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+const EDGEHUB_KEY = Buffer.from('fedcba9876543210fedcba9876543210').toString('base64');
+const KEYS = Object.fromEntries(['scoped-1', 'scoped-2', 'scoped-off', 'late-1', 'nobody'].map(
+  (id) => [id, Buffer.from(`${id}-key-0123456789abcdef`.slice(0, 32)).toString('base64')]));
+const TIMEOUT = { timeout: 60000 };
+
+function connectionString(id) {
+  return `HostName=${HUB_HOST};DeviceId=${id};SharedAccessKey=${KEYS[id]};GatewayHostName=${GATEWAY_HOST}`;
+}
+
+/** Opens an MQTT SDK device and sends one message; rejects when the gateway refuses it. */
+async function connectAndSend(gateway, id) {
+  const client = Client.fromConnectionString(gateway.connectionString(id) ?? connectionString(id), mqttSdk.Mqtt);
+  await client.setOptions({ ca: gateway.ca });
+  try {
+    await client.open();
+    await client.sendEvent(new Message(JSON.stringify({ from: id })));
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+/** The sum of a metric family's samples whose labels include `label` (e.g. 'result="ok"'). */
+function metricValue(text, name, label = '') {
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => l.includes(label)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+/** Stops edgehubd (also one restart() started: lib/gateway.mjs's stop() knows only the first). */
+async function stopGateway(gateway) {
+  const { child } = gateway;
+  child.removeAllListeners('exit');
+  const exited = child.exitCode !== null ? Promise.resolve(child.exitCode)
+    : new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  const code = await exited;
+  fs.rmSync(gateway.dir, { recursive: true, force: true });
+  return code;
+}
+
+/** Stops edgehubd keeping its directory, and starts it again on the same configuration. */
+async function restart(gateway) {
+  gateway.child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => gateway.child.on('exit', resolve));
+  gateway.child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  const child = spawn(process.env.EDGEHUBD_BINARY, ['--config', path.join(gateway.dir, 'config.toml'),
+                                                    '--log-target', 'stderr', '--log-level', 'debug'],
+                      { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`edgehubd not ready again:\n${log}`)), 20000);
+    child.stderr.on('data', (chunk) => {
+      log += chunk.toString();
+      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${log}`)); });
+  });
+  gateway.child = child;
+  gateway.log = () => log;
+}
+
+describe('device scope synchronised from the IoT Hub stand-in', () => {
+  let gateway; let hub; let hubDir;
+  before(async () => {
+    // The hub runs before the gateway starts (so that the start-up sync reaches it), with a
+    // certificate from a CA of its own that the gateway is told to trust.
+    const [httpsPort] = await freePorts(1);
+    hubDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eh-scope-hub-'));
+    execFileSync(process.env.EDGEHUBCTL_BINARY, ['certs', 'demo', '--dir', path.join(hubDir, 'pki'), '--edge-name', 'hub']);
+    const hubRoot = path.join(hubDir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem');
+    const { key: tlsKey, cert: tlsCert } = signServerCertificate({
+      dir: path.join(hubDir, 'tls'), names: [HUB_HOST, 'localhost'], rootCert: hubRoot,
+      rootKey: path.join(hubDir, 'pki/private/azure-iot-test-only.root.ca.key.pem') });
+    const identities = { [EDGE_DEVICE]: { primaryKey: GW_KEY, edge: true },
+                         [`${EDGE_DEVICE}/$edgeHub`]: { primaryKey: EDGEHUB_KEY },
+                         'scoped-1': { primaryKey: KEYS['scoped-1'], parent: EDGE_DEVICE },
+                         'scoped-2': { primaryKey: KEYS['scoped-2'], parent: EDGE_DEVICE },
+                         'scoped-off': { primaryKey: KEYS['scoped-off'], parent: EDGE_DEVICE, status: 'disabled' },
+                         // Registered, but not behind this gateway: not in its scope (yet).
+                         'late-1': { primaryKey: KEYS['late-1'] } };
+    hub = new HubStandin({ hubName: HUB_HOST, tlsKey, tlsCert, identities });
+    await hub.start({ wssPort: httpsPort, httpsPort });
+    gateway = await startGateway({
+      devices: ['local-1'],
+      trustAlso: [hubRoot],
+      // The stand-in listens on 127.0.0.1 and serves the scope API and AMQP over WebSocket on one
+      // port, the HostName's: the gateway dials it as the parent host name.
+      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
+                 `connection_string = "HostName=${HUB_HOST}:${httpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
+                 `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+      extraGateway: 'upstream_protocol = "amqpws"',
+    });
+    await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
+                                          'result="ok"') >= 1, 'the start-up device-scope sync', 20000);
+  });
+  after(async () => {
+    await hub?.stop();
+    if (gateway) assert.equal(await stopGateway(gateway), 0, gateway.log());
+    if (hubDir) fs.rmSync(hubDir, { recursive: true, force: true });
+  });
+
+  test('a device known only to the hub connects with its own key after the sync', TIMEOUT, async () => {
+    await connectAndSend(gateway, 'scoped-1');
+    await connectAndSend(gateway, 'scoped-2');
+    await connectAndSend(gateway, 'local-1');  // the identities file still counts
+    const calls = hub.scopeRequests.filter((r) => r.operation === 'devicesAndModulesInTargetDeviceScope');
+    assert.ok(calls.length >= 1);
+    assert.ok(calls.every((r) => r.status === 200 && r.edge === EDGE_DEVICE), JSON.stringify(calls));
+    assert.equal(metricValue(await gateway.metrics(), 'edgehubd_device_scope_identities'), 5);  // gw, 3 devices, $edgeHub
+  });
+
+  test('an identity disabled in the scope is refused', TIMEOUT, async () => {
+    await assert.rejects(connectAndSend(gateway, 'scoped-off'));
+    const metrics = await gateway.metrics();
+    assert.ok(metricValue(metrics, 'edgehub_client_connect_failed_total', 'scoped-off') >= 1, metrics);
+  });
+
+  test('the scope is cached in state_dir, readable by the owner only, keys and all', TIMEOUT, async () => {
+    const file = path.join(gateway.dir, 'state', 'device-scope.json');
+    await waitFor(() => fs.existsSync(file), 'the cache file', 10000);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+    const cache = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const scoped = cache.devices.find((d) => d.deviceId === 'scoped-1');
+    assert.equal(scoped.authentication.symmetricKey.primaryKey, KEYS['scoped-1']);
+    assert.equal(cache.devices.find((d) => d.deviceId === 'scoped-off').status, 'disabled');
+    assert.ok(!gateway.log().includes(KEYS['scoped-1']), 'a synchronised key is never logged');
+  });
+
+  test('an unknown device makes the gateway refresh its scope, at most once a minute', TIMEOUT, async () => {
+    const before = hub.scopeRequests.length;
+    // Moved behind this gateway in IoT Hub after the last sync.
+    hub.registry.get('late-1').parent = EDGE_DEVICE;
+    await waitFor(async () => {
+      try { await connectAndSend(gateway, 'late-1'); return true; } catch { return false; }
+    }, 'late-1 accepted after a refresh', 40000);
+    assert.ok(hub.scopeRequests.length > before);
+    const metrics = await gateway.metrics();
+    assert.ok(metricValue(metrics, 'edgehubd_device_scope_refresh_requests_total', 'result="accepted"') >= 1, metrics);
+    // Further strangers within the minute do not call the hub again.
+    const calls = hub.scopeRequests.length;
+    await assert.rejects(connectAndSend(gateway, 'nobody'));
+    assert.equal(hub.scopeRequests.length, calls);
+    assert.ok(metricValue(await gateway.metrics(), 'edgehubd_device_scope_refresh_requests_total',
+                          'result="rate_limited"') >= 1);
+  });
+
+  test('restarted with the hub gone, the gateway still authenticates the cached scope', TIMEOUT, async () => {
+    await hub.stop();
+    await restart(gateway);
+    assert.match(gateway.log(), /device scope: 6 identities from the cache/);
+    await connectAndSend(gateway, 'scoped-1');
+    await connectAndSend(gateway, 'late-1');
+    await assert.rejects(connectAndSend(gateway, 'scoped-off'));
+    await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
+                                          'result="unreachable"') >= 1, 'the failed sync counted', 20000);
+  });
+});

@@ -1,0 +1,129 @@
+// Issue 9 (nested) end to end: a child edgehubd whose parent_hostname is a parent edgehubd
+// fetches its device scope from the parent's HTTPS scope API (docs/http.md), then authenticates
+// a real SDK device of that scope that it has no local identity for; with the parent stopped and
+// the child restarted, the device still connects (the child's cache in its state_dir).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import deviceSdk from 'azure-iot-device';
+import mqttSdk from 'azure-iot-device-mqtt';
+
+import { startGateway, waitFor, GATEWAY_HOST, HUB_HOST } from './lib/gateway.mjs';
+
+const { Client, Message } = deviceSdk;
+const CHILD = 'child-gw';
+const CHILD_KEY = Buffer.from('child-gateway-key-0123456789abcd').toString('base64');
+const CHILD_EDGEHUB_KEY = Buffer.from('child-edgehub-key-0123456789abc').toString('base64');
+const LEAF = 'nested-leaf';
+const LEAF_KEY = Buffer.from('nested-leaf-key-0123456789abcdef').toString('base64');
+const OTHER = 'not-in-scope';
+const OTHER_KEY = Buffer.from('not-in-scope-key-0123456789abcde').toString('base64');
+const TIMEOUT = { timeout: 60000 };
+
+async function connectAndSend(gateway, id, key) {
+  const client = Client.fromConnectionString(
+    `HostName=${HUB_HOST};DeviceId=${id};SharedAccessKey=${key};GatewayHostName=${GATEWAY_HOST}`, mqttSdk.Mqtt);
+  await client.setOptions({ ca: gateway.ca });
+  try {
+    await client.open();
+    await client.sendEvent(new Message(JSON.stringify({ from: id })));
+  } finally {
+    await client.close().catch(() => {});
+  }
+}
+
+function metricValue(text, name, label = '') {
+  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => l.includes(label)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+/** Stops edgehubd (also one restart() started: lib/gateway.mjs's stop() knows only the first). */
+async function stopGateway(gateway) {
+  const { child } = gateway;
+  child.removeAllListeners('exit');
+  const exited = child.exitCode !== null ? Promise.resolve(child.exitCode)
+    : new Promise((resolve) => child.on('exit', resolve));
+  child.kill('SIGTERM');
+  const code = await exited;
+  fs.rmSync(gateway.dir, { recursive: true, force: true });
+  return code;
+}
+
+/** Stops edgehubd keeping its directory, and starts it again on the same configuration. */
+async function restart(gateway) {
+  gateway.child.removeAllListeners('exit');
+  const exited = new Promise((resolve) => gateway.child.on('exit', resolve));
+  gateway.child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  const child = spawn(process.env.EDGEHUBD_BINARY, ['--config', path.join(gateway.dir, 'config.toml'),
+                                                    '--log-target', 'stderr', '--log-level', 'debug'],
+                      { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`edgehubd not ready again:\n${log}`)), 20000);
+    child.stderr.on('data', (chunk) => {
+      log += chunk.toString();
+      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${log}`)); });
+  });
+  gateway.child = child;
+  gateway.log = () => log;
+}
+
+describe('a child edgehubd takes its device scope from its parent edgehubd', () => {
+  let parent; let child;
+  before(async () => {
+    // The parent knows the child gateway and the devices behind it; its server certificate also
+    // names localhost, the name the child dials.
+    parent = await startGateway({
+      extraGateway: 'server_cert_extra_sans = ["localhost"]',
+      identities: [
+        '[[device]]', `id = "${CHILD}"`, 'edge_device = true', `primary_key = "${CHILD_KEY}"`,
+        '[[device]]', `id = "${LEAF}"`, `parent = "${CHILD}"`, `primary_key = "${LEAF_KEY}"`,
+        '[[device]]', `id = "${OTHER}"`, `primary_key = "${OTHER_KEY}"`,
+      ].join('\n'),
+    });
+    // The child has no identities of its own; the parent's API is its IoT Hub.
+    child = await startGateway({
+      deviceId: CHILD,
+      identities: '# none: the devices come from the parent\'s scope',
+      trustAlso: [path.join(parent.dir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem')],
+      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
+                 `connection_string = "HostName=${HUB_HOST}:${parent.ports.https};DeviceId=${CHILD};SharedAccessKey=${CHILD_KEY}"`,
+                 `edgehub_module_key = "${CHILD_EDGEHUB_KEY}"`].join('\n'),
+      extraGateway: 'upstream_protocol = "amqpws"',
+    });
+    await waitFor(async () => metricValue(await child.metrics(), 'edgehubd_device_scope_sync_total',
+                                          'result="ok"') >= 1, "the child's first sync", 20000);
+  });
+  after(async () => {
+    if (child) assert.equal(await stopGateway(child), 0, child.log());
+    if (parent) assert.equal(await parent.stop(), 0, parent.log());
+  });
+
+  test('the child authenticates a device of its scope that only the parent declares', TIMEOUT, async () => {
+    await connectAndSend(child, LEAF, LEAF_KEY);
+    const parentMetrics = await parent.metrics();
+    assert.ok(metricValue(parentMetrics, 'edgehubd_http_requests_total', 'scope_devices_and_modules') >= 1,
+              parentMetrics);
+    assert.equal(metricValue(await child.metrics(), 'edgehubd_device_scope_identities'), 2);  // itself, the leaf
+  });
+
+  test('a device outside the child\'s scope is refused by the child', TIMEOUT, async () => {
+    await assert.rejects(connectAndSend(child, OTHER, OTHER_KEY));
+  });
+
+  test('with the parent stopped, the restarted child still authenticates the device', TIMEOUT, async () => {
+    assert.equal(await parent.stop(), 0, parent.log());
+    parent = null;
+    await restart(child);
+    assert.match(child.log(), /device scope: 2 identities from the cache/);
+    await connectAndSend(child, LEAF, LEAF_KEY);
+    await waitFor(async () => metricValue(await child.metrics(), 'edgehubd_device_scope_sync_total',
+                                          'result="unreachable"') >= 1, 'the failed sync counted', 20000);
+  });
+});
