@@ -86,6 +86,7 @@ std::optional<DeviceScopeOptions> DeviceScopeOptions::from_config(
   o.host = config.parent_hostname.value_or(p.iothub_hostname);
   o.port = p.iothub_port.value_or(443);
   o.trust_bundle = config.trust_bundle_cert;
+  o.proxy = config.proxy;
   o.edgehub_module_key = p.edgehub_module_key;
   if (p.method == config::ProvisioningAuth::sas) o.device_key = p.sas_key;
   o.cache_file = config.state_dir / kScopeCacheFile;
@@ -138,6 +139,7 @@ struct DeviceScopeSync::State : std::enable_shared_from_this<State> {
     endpoint.host = options.host;
     endpoint.port = options.port;
     endpoint.trust_bundle = options.trust_bundle;
+    endpoint.proxy = options.proxy;
     const auto where = options.host + ":" + std::to_string(options.port);
     while (pages < kMaxScopePages) {
       auto token = authorization();

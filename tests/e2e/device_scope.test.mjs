@@ -2,7 +2,8 @@
 // IoT Hub stand-in's device-scope API (lib/hub_standin.mjs, HTTPS, paged) and authenticates real
 // SDK devices it has no local identity for; a disabled one is refused; an unknown device makes it
 // refresh; the scope is cached in state_dir with mode 0600, so that after a restart with the hub
-// gone the devices still connect.
+// gone the devices still connect. With a [gateway] proxy, the scope calls tunnel through it
+// (Debian's tinyproxy).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -173,5 +174,64 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
     await assert.rejects(connectAndSend(gateway, 'scoped-off'));
     await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
                                           'result="unreachable"') >= 1, 'the failed sync counted', 20000);
+  });
+});
+
+describe('device scope through the [gateway] proxy', () => {
+  let hub; let hubDir; let proxy; const gateways = [];
+  let httpsPort; let proxyPort; let hubRoot;
+  before(async () => {
+    [httpsPort, proxyPort] = await freePorts(2);
+    hubDir = fs.mkdtempSync(path.join(os.tmpdir(), 'eh-scope-proxy-'));
+    execFileSync(process.env.EDGEHUBCTL_BINARY, ['certs', 'demo', '--dir', path.join(hubDir, 'pki'), '--edge-name', 'hub']);
+    hubRoot = path.join(hubDir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem');
+    const { key: tlsKey, cert: tlsCert } = signServerCertificate({
+      dir: path.join(hubDir, 'tls'), names: [HUB_HOST, 'localhost'], rootCert: hubRoot,
+      rootKey: path.join(hubDir, 'pki/private/azure-iot-test-only.root.ca.key.pem') });
+    hub = new HubStandin({ hubName: HUB_HOST, tlsKey, tlsCert, identities: {
+      [EDGE_DEVICE]: { primaryKey: GW_KEY, edge: true }, [`${EDGE_DEVICE}/$edgeHub`]: { primaryKey: EDGEHUB_KEY },
+      'scoped-1': { primaryKey: KEYS['scoped-1'], parent: EDGE_DEVICE } } });
+    await hub.start({ wssPort: httpsPort, httpsPort });
+    fs.writeFileSync(path.join(hubDir, 'tinyproxy.conf'), [
+      `Port ${proxyPort}`, 'Listen 127.0.0.1', 'Allow 127.0.0.1', 'Timeout 60', 'MaxClients 20',
+      'LogLevel Info', 'BasicAuth edge s3cret', ''].join('\n'));
+    proxy = spawn('/usr/bin/tinyproxy', ['-d', '-c', path.join(hubDir, 'tinyproxy.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    for (const stream of [proxy.stdout, proxy.stderr]) stream.on('data', (c) => { log += c.toString(); });
+    await waitFor(() => log.includes('Accepting connections') || proxy.exitCode !== null, 'tinyproxy to listen', 10000);
+    assert.equal(proxy.exitCode, null, log);
+  });
+  after(async () => {
+    for (const g of gateways) assert.equal(await stopGateway(g), 0, g.log());
+    if (proxy && proxy.exitCode === null) {
+      const exited = new Promise((resolve) => proxy.on('exit', resolve));
+      proxy.kill('SIGTERM');
+      await exited;
+    }
+    await hub?.stop();
+    if (hubDir) fs.rmSync(hubDir, { recursive: true, force: true });
+  });
+  const startBehindProxy = async (credentials) => {
+    const gateway = await startGateway({
+      devices: ['local-1'], trustAlso: [hubRoot],
+      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
+                 `connection_string = "HostName=${HUB_HOST}:${httpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
+                 `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+      extraGateway: `upstream_protocol = "amqpws"\nproxy = "http://${credentials}@127.0.0.1:${proxyPort}"`,
+    });
+    gateways.push(gateway);
+    return gateway;
+  };
+
+  test('the sync tunnels through the proxy, and fails without its credentials', TIMEOUT, async () => {
+    const refused = await startBehindProxy('edge:wrong');
+    await waitFor(async () => metricValue(await refused.metrics(), 'edgehubd_device_scope_sync_total',
+                                          'result="unreachable"') >= 1, 'the refused sync counted', 20000);
+    assert.equal(hub.scopeRequests.length, 0, 'nothing reached the hub around the proxy');
+    const gateway = await startBehindProxy('edge:s3cret');
+    await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
+                                          'result="ok"') >= 1, 'the sync through the proxy', 20000);
+    assert.ok(hub.scopeRequests.length >= 1);
+    await connectAndSend(gateway, 'scoped-1');
   });
 });

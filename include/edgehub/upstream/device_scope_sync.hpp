@@ -38,6 +38,8 @@ struct DeviceScopeOptions {
   std::string host;  ///< parent_hostname when nested, else the IoT hub
   std::uint16_t port = 443;
   std::optional<std::filesystem::path> trust_bundle;
+  /// [gateway] proxy (http://[user:password@]host:port): the HTTPS calls tunnel through it.
+  std::optional<std::string> proxy;
   std::string edgehub_module_key;  ///< signs the Authorization token (audience .../$edgeHub)
   /// The gateway's own device key: a parent edgehubd authorises its child gateways by their
   /// device credentials (docs/http.md), so a 401 to the $edgeHub token is retried with it.
