@@ -1,14 +1,16 @@
 // Issue 9 end to end: a module calls direct methods through the gateway's HTTPS API with the
 // real SDK (ModuleClient.invokeMethod: POST /twins/{d}/methods, no api-version,
-// x-ms-edge-moduleId) on devices connected over Mqtt and MqttWs, offline (no upstream exists):
-// the device's answer comes back; a device that connects later is reached within the connect
-// timeout; a device that never answers yields IoT Hub's 504; a device caller is refused.
+// x-ms-edge-moduleId) on devices connected over Mqtt, MqttWs, Amqp and AmqpWs, offline (no
+// upstream exists): the device's answer comes back; a device that connects later is reached
+// within the connect timeout; a device that never answers yields IoT Hub's 504; a device caller
+// is refused.
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 
 import commonSdk from 'azure-iot-common';
 import deviceSdk from 'azure-iot-device';
+import amqpSdk from 'azure-iot-device-amqp';
 import mqttSdk from 'azure-iot-device-mqtt';
 
 import { EDGE_DEVICE, GATEWAY_HOST, startGateway } from './lib/gateway.mjs';
@@ -35,7 +37,7 @@ describe('direct methods from a module over HTTPS', () => {
   let gateway;
   let caller;
   before(async () => {
-    gateway = await startGateway({ devices: ['plain', 'ws', 'late', 'mute'], modules: ['caller'] });
+    gateway = await startGateway({ devices: ['plain', 'ws', 'amqp', 'amqpws', 'late', 'mute'], modules: ['caller'] });
     caller = await openCaller(gateway);
   });
   after(async () => {
@@ -43,7 +45,8 @@ describe('direct methods from a module over HTTPS', () => {
     assert.equal(await gateway.stop(), 0, gateway.log());
   });
 
-  for (const [name, Transport, id] of [['Mqtt', mqttSdk.Mqtt, 'plain'], ['MqttWs', mqttSdk.MqttWs, 'ws']]) {
+  for (const [name, Transport, id] of [['Mqtt', mqttSdk.Mqtt, 'plain'], ['MqttWs', mqttSdk.MqttWs, 'ws'],
+                                       ['Amqp', amqpSdk.Amqp, 'amqp'], ['AmqpWs', amqpSdk.AmqpWs, 'amqpws']]) {
     test(`a device on ${name} answers`, async () => {
       const device = await openDevice(gateway, id, Transport, {
         echo: (req, res) => res.send(201, { got: req.payload, method: req.methodName }),
