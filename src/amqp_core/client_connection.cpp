@@ -12,12 +12,12 @@
 #include <proton/transport.h>
 
 #include <charconv>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
 #include <tuple>
 
+#include "amqp_core/driver_io.hpp"
 #include "amqp_core/pn_util.hpp"
 #include "edgehub/amqp_core/cbs.hpp"
 #include "edgehub/amqp_core/errors.hpp"
@@ -26,7 +26,6 @@
 namespace edgehub::amqp_core {
 
 using detail::condition_text;
-using detail::to_millis;
 using detail::view;
 
 namespace {
@@ -405,16 +404,7 @@ ClientConnection::ClientConnection(ClientOptions options, ClientHandler& handler
 ClientConnection::~ClientConnection() = default;
 
 void ClientConnection::on_input(std::span<const std::byte> bytes) {
-  auto& d = impl_->driver;
-  while (!bytes.empty()) {
-    auto buffer = pn_connection_driver_read_buffer(&d);
-    if (buffer.size == 0) break;  // reading is closed: the rest is dropped
-    const auto n = std::min(buffer.size, bytes.size());
-    std::memcpy(buffer.start, bytes.data(), n);
-    pn_connection_driver_read_done(&d, n);
-    bytes = bytes.subspan(n);
-    impl_->dispatch();
-  }
+  detail::feed_input(impl_->driver, bytes, [this] { impl_->dispatch(); });
   impl_->dispatch();
 }
 
@@ -425,8 +415,7 @@ void ClientConnection::on_input_closed() {
 
 std::span<const std::byte> ClientConnection::output() {
   impl_->dispatch();
-  const auto b = pn_connection_driver_write_buffer(&impl_->driver);
-  return {reinterpret_cast<const std::byte*>(b.start), b.size};
+  return detail::pending_output(impl_->driver);
 }
 
 void ClientConnection::output_done(std::size_t n) {
@@ -440,10 +429,9 @@ void ClientConnection::on_output_closed() {
 }
 
 std::optional<core::SteadyTime> ClientConnection::tick(core::SteadyTime now) {
-  const auto next = pn_transport_tick(impl_->driver.transport, to_millis(now));
+  const auto next = detail::tick_transport(impl_->driver, now);
   impl_->dispatch();
-  if (next == 0) return std::nullopt;
-  return core::SteadyTime(std::chrono::milliseconds(next));
+  return next;
 }
 
 bool ClientConnection::opened() const {

@@ -15,12 +15,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstring>
 #include <deque>
 #include <map>
 #include <set>
 #include <vector>
 
+#include "amqp_core/driver_io.hpp"
 #include "amqp_core/inbound_frame_guard.hpp"
 #include "amqp_core/pn_util.hpp"
 #include "edgehub/amqp_core/cbs.hpp"
@@ -31,7 +31,6 @@ namespace edgehub::amqp_core {
 
 using detail::condition_text;
 using detail::set_condition;
-using detail::to_millis;
 using detail::view;
 
 namespace {
@@ -770,15 +769,7 @@ void ServerConnection::on_input(std::span<const std::byte> bytes) {
   if (impl_->input_failed) return;
   const auto verdict = impl_->guard.inspect(bytes);
   bytes = bytes.first(verdict.safe_bytes);
-  while (!bytes.empty()) {
-    auto buffer = pn_connection_driver_read_buffer(&d);
-    if (buffer.size == 0) break;  // reading is closed: the rest is dropped
-    const auto n = std::min(buffer.size, bytes.size());
-    std::memcpy(buffer.start, bytes.data(), n);
-    pn_connection_driver_read_done(&d, n);
-    bytes = bytes.subspan(n);
-    impl_->dispatch();
-  }
+  detail::feed_input(d, bytes, [this] { impl_->dispatch(); });
   impl_->dispatch();
   if (verdict.refusal && !pn_connection_driver_read_closed(&d)) {
     impl_->refuse_input(*verdict.refusal);
@@ -799,8 +790,7 @@ void ServerConnection::on_input_closed() {
 
 std::span<const std::byte> ServerConnection::output() {
   impl_->dispatch();
-  const auto b = pn_connection_driver_write_buffer(&impl_->driver);
-  return {reinterpret_cast<const std::byte*>(b.start), b.size};
+  return detail::pending_output(impl_->driver);
 }
 
 void ServerConnection::output_done(std::size_t n) {
@@ -814,10 +804,9 @@ void ServerConnection::on_output_closed() {
 }
 
 std::optional<core::SteadyTime> ServerConnection::tick(core::SteadyTime now) {
-  const auto next = pn_transport_tick(impl_->driver.transport, to_millis(now));
+  const auto next = detail::tick_transport(impl_->driver, now);
   impl_->dispatch();
-  if (next == 0) return std::nullopt;
-  return core::SteadyTime(std::chrono::milliseconds(next));
+  return next;
 }
 
 std::optional<core::SystemTime> ServerConnection::expire(core::SystemTime now) {

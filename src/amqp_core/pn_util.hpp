@@ -6,14 +6,10 @@
 #include <proton/condition.h>
 #include <proton/message.h>
 
-#include <chrono>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "edgehub/core/clock.hpp"
 
 namespace edgehub::amqp_core::detail {
 
@@ -47,11 +43,6 @@ inline std::string condition_text(pn_condition_t* c) {
     out += d;
   }
   return out;
-}
-
-/// Proton's transport clock: milliseconds of the steady clock.
-inline std::int64_t to_millis(core::SteadyTime t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 }  // namespace edgehub::amqp_core::detail
