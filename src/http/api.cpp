@@ -17,6 +17,7 @@
 #include "edgehub/http/method_request.hpp"
 #include "edgehub/http/telemetry_request.hpp"
 #include "edgehub/hub/errors.hpp"
+#include "edgehub/identity/sas_token.hpp"
 #include "edgehub/ops/logging.hpp"
 
 namespace edgehub::http {
@@ -261,13 +262,25 @@ asio::awaitable<Response> invoke_method(const Call& c) {
   co_return c.json(method_response_body(answer->status, answer->payload));
 }
 
+// Whether `authorization` is a SAS token signed for the $edgeHub module of `edge_device`.
+bool names_edgehub_module(std::string_view authorization, const std::string& edge_device) {
+  if (authorization.empty()) return false;
+  auto token = identity::parse_sas_token(authorization);
+  if (!token) return false;
+  auto id = identity::client_id_from_resource(token->resource);
+  return id && id->device == edge_device && id->module == "$edgeHub";
+}
+
 Response scope(const Call& c) {
   if (c.route.api_version != kNestedApiVersion) {
     return c.error(Errc::bad_api_version,
                    "the scope API needs api-version=" + std::string(kNestedApiVersion));
   }
+  // IoT Hub and edgeHub authorise a child gateway's scope call with its $edgeHub token; a child
+  // that has no $edgeHub key here may use its device credentials instead.
   const core::ClientId edge{c.route.device, {}};
-  auto auth = c.authenticate(edge);
+  const bool as_edgehub = names_edgehub_module(c.header("Authorization"), edge.device);
+  auto auth = c.authenticate(as_edgehub ? core::ClientId{edge.device, "$edgeHub"} : edge);
   if (!auth) return c.error(Errc::unauthorized, auth.error().message());
   const auto snapshot = c.ctx.registry->snapshot();
   const auto* identity = snapshot->find(edge);

@@ -1,11 +1,23 @@
 #include "edgehub/identity/scope_identities.hpp"
 
+#include <utility>
+
 namespace edgehub::identity {
 
-void ScopeIdentities::replace(Snapshot scope) {
+void ScopeIdentities::on_revoked(RevokedFn observer) {
+  on_revoked_ = std::move(observer);
+}
+
+std::vector<Revocation> ScopeIdentities::replace(Snapshot scope) {
   auto next = std::make_shared<const Snapshot>(std::move(scope));
-  std::lock_guard lock(mutex_);
-  snapshot_ = std::move(next);
+  std::shared_ptr<const Snapshot> previous;
+  {
+    std::lock_guard lock(mutex_);
+    previous = std::exchange(snapshot_, next);
+  }
+  auto revoked = revocations(*previous, *next);
+  if (!revoked.empty() && on_revoked_) on_revoked_(revoked);
+  return revoked;
 }
 
 std::shared_ptr<const Snapshot> ScopeIdentities::snapshot() const {

@@ -239,6 +239,11 @@ struct DeviceScopeSync::State : std::enable_shared_from_this<State> {
       return;
     }
     requests.with({"accepted"}).inc();
+    wake();
+  }
+
+  // The next sync now: a sync in progress is followed by another one.
+  void wake() {
     refresh_wanted = true;
     asio::post(executor, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->timer.cancel();
@@ -355,6 +360,10 @@ void DeviceScopeSync::stop() {
 
 void DeviceScopeSync::request_refresh() {
   state_->request_refresh();
+}
+
+void DeviceScopeSync::refresh_now() {
+  state_->wake();
 }
 
 }  // namespace edgehub::upstream

@@ -165,10 +165,32 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
                           'result="rate_limited"') >= 1);
   });
 
+  test('a device taken out of the scope loses its open connection at the next sync (a reload syncs at once)', TIMEOUT, async () => {
+    const client = Client.fromConnectionString(connectionString('scoped-2'), mqttSdk.Mqtt);
+    await client.setOptions({ ca: gateway.ca });
+    await client.open();
+    try {
+      hub.registry.get('scoped-2').parent = undefined;  // moved away from this gateway in IoT Hub
+      const syncs = hub.scopeRequests.length;
+      gateway.child.kill('SIGHUP');
+      await waitFor(() => hub.scopeRequests.length > syncs, 'the sync the reload asks for', 10000);
+      await waitFor(() => gateway.log().includes('identity scoped-2 removed in the device scope: its connection is closed'),
+                    'the gateway closing scoped-2', 10000);
+      assert.match(gateway.log(), /device=scoped-2 .*closing: closed by the gateway: connection closed: identity revoked/);
+      // The SDK reconnects to send, and is refused.
+      await assert.rejects(client.sendEvent(new Message('after the scope change')));
+      await assert.rejects(connectAndSend(gateway, 'scoped-2'));
+      await connectAndSend(gateway, 'scoped-1');  // the others keep their access
+    } finally {
+      await client.close().catch(() => {});
+    }
+  });
+
   test('restarted with the hub gone, the gateway still authenticates the cached scope', TIMEOUT, async () => {
     await hub.stop();
     await restart(gateway);
-    assert.match(gateway.log(), /device scope: 6 identities from the cache/);
+    // gw, $edgeHub, scoped-1, scoped-off, late-1 (scoped-2 left the scope above)
+    assert.match(gateway.log(), /device scope: 5 identities from the cache/);
     await connectAndSend(gateway, 'scoped-1');
     await connectAndSend(gateway, 'late-1');
     await assert.rejects(connectAndSend(gateway, 'scoped-off'));

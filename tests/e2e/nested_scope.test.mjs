@@ -113,6 +113,23 @@ describe('a child edgehubd takes its device scope from its parent edgehubd', () 
     assert.equal(metricValue(await child.metrics(), 'edgehubd_device_scope_identities'), 2);  // itself, the leaf
   });
 
+  test('the parent authorises the child\'s scope calls with its $edgeHub token once it knows that key', TIMEOUT, async () => {
+    const scopeCalls = async (status) => metricValue(await parent.metrics(), 'edgehubd_http_requests_total',
+                                                     `route="scope_devices_and_modules",status="${status}"`);
+    // Without the child's $edgeHub key the parent refuses that token and the child falls back to
+    // its device credentials.
+    assert.ok(await scopeCalls(401) >= 1);
+    const refused = await scopeCalls(401);
+    const answered = await scopeCalls(200);
+    fs.appendFileSync(path.join(parent.dir, 'identities.toml'), ['', '[[module]]', `device = "${CHILD}"`,
+                      'id = "$edgeHub"', `primary_key = "${CHILD_EDGEHUB_KEY}"`, ''].join('\n'));
+    parent.child.kill('SIGHUP');
+    await waitFor(() => parent.log().includes('configuration reloaded'), 'the parent\'s reload', 10000);
+    child.child.kill('SIGHUP');  // a reload syncs the scope at once
+    await waitFor(async () => await scopeCalls(200) > answered, 'the child\'s next sync', 20000);
+    assert.equal(await scopeCalls(401), refused, 'the $edgeHub token was accepted the first time');
+  });
+
   test('a device outside the child\'s scope is refused by the child', TIMEOUT, async () => {
     await assert.rejects(connectAndSend(child, OTHER, OTHER_KEY));
   });

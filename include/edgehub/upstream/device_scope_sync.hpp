@@ -81,6 +81,9 @@ class DeviceScopeSync {
   /// miss_delay; any thread.
   void request_refresh();
 
+  /// A sync now, not rate-limited (a configuration reload). Any thread.
+  void refresh_now();
+
  private:
   struct State;
   std::shared_ptr<State> state_;

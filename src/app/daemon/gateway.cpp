@@ -297,6 +297,8 @@ void Gateway::start_device_scope() {
     spdlog::info("device scope: {}", why);
     return;
   }
+  scope_identities_.on_revoked(
+      [this](const std::vector<identity::Revocation>& revoked) { close_revoked_scope(revoked); });
   scope_sync_ = std::make_unique<upstream::DeviceScopeSync>(std::move(*options), scope_identities_,
                                                             registry_, clock_, io_.get_executor());
   // Before the listeners open (the I/O thread does not run yet): an offline start authenticates
@@ -306,6 +308,19 @@ void Gateway::start_device_scope() {
   }
   lookup_->on_miss([sync = scope_sync_.get()](const core::ClientId&) { sync->request_refresh(); });
   scope_sync_->start();
+}
+
+void Gateway::close_revoked_scope(const std::vector<identity::Revocation>& revoked) {
+  std::vector<core::ClientId> closing;
+  for (const auto& r : revoked) {
+    if (identities_->find(r.id)) continue;  // the identities file decides for it (precedence)
+    closing.push_back(r.id);
+    spdlog::info("identity {} {} in the device scope: its connection is closed", r.id.to_string(),
+                 r.reason == identity::RevokeReason::removed    ? "removed"
+                 : r.reason == identity::RevokeReason::disabled ? "disabled"
+                                                                : "has new credentials");
+  }
+  channels_.close_identities(closing, hub::Errc::revoked);
 }
 
 void Gateway::start_tls() {

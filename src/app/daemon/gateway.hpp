@@ -70,6 +70,9 @@ class Gateway {
   void teardown();
   void start_identities();
   void start_device_scope();
+  /// Closes the connections of identities a device-scope sync took away (not those the
+  /// identities file declares: it takes precedence).
+  void close_revoked_scope(const std::vector<identity::Revocation>& revoked);
   void start_tls();
   void start_listeners();
   void arm_signals();

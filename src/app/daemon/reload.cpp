@@ -235,6 +235,11 @@ void Gateway::apply_reload(StagedReload staged, ReloadOutcome& out) {
       out.warnings.push_back("identities file changed during the reload; previous identities kept");
     }
   }
+  if (scope_sync_) {
+    // An operator who reloads after changing IoT Hub's scope wants it now, not within the hour.
+    spdlog::info("reload: device scope synchronising now");
+    scope_sync_->refresh_now();
+  }
   if (authenticator_) {
     if (auto r = authenticator_->reload_trust_bundle(); !r) {
       out.warnings.push_back("trust bundle not reloaded (" + r.error().message() +

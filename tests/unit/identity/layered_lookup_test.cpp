@@ -75,6 +75,28 @@ TEST_F(LayeredLookupTest, AnIdentityOutlivesAReplaceOfTheScope) {
   EXPECT_FALSE(lookup_.find({"scope-only", {}}));
 }
 
+TEST_F(LayeredLookupTest, AReplaceReportsWhomTheNewScopeTakesAway) {
+  std::vector<Revocation> observed;
+  scope_.on_revoked([&](const std::vector<Revocation>& r) { observed = r; });
+  const auto revoked = scope_.replace(
+      Snapshot({device("both", kScopeKey), device("scope-only", kLocalKey),
+                device("off-in-scope", kScopeKey, false), device("newcomer", kScopeKey)}));
+  // "disabled" was already unusable; "scope-only" has a new key; nobody is added by a removal.
+  const std::vector<Revocation> expected{{{"scope-only", {}}, RevokeReason::credentials_changed}};
+  EXPECT_EQ(revoked, expected);
+  EXPECT_EQ(observed, expected);
+
+  observed.clear();
+  scope_.replace(Snapshot({device("scope-only", kLocalKey, false)}));
+  EXPECT_EQ(observed, (std::vector<Revocation>{{{"both", {}}, RevokeReason::removed},
+                                               {{"newcomer", {}}, RevokeReason::removed},
+                                               {{"scope-only", {}}, RevokeReason::disabled}}));
+
+  observed = {{{"sentinel", {}}, RevokeReason::removed}};
+  scope_.replace(Snapshot({device("scope-only", kLocalKey, false)}));
+  EXPECT_EQ(observed.size(), 1u) << "an unchanged scope revokes nobody and calls nobody";
+}
+
 TEST_F(LayeredLookupTest, AuthenticatorAcceptsScopeKeysAndRefusesDisabled) {
   const test::FakeClock clock(test::kT0);
   ops::Registry metrics;
