@@ -495,8 +495,10 @@ void Session::on_outbound_settled(std::uint64_t token, ErrorCode outcome) {
   if (it == pending_done_.end()) return;
   auto done = std::move(it->second);
   pending_done_.erase(it);
-  if (done)
-    done(outcome == amqp_core::Errc::no_link ? ErrorCode(hub::Errc::disconnected) : outcome);
+  if (!done) return;
+  if (outcome == amqp_core::Errc::no_link) return done(hub::Errc::disconnected);
+  if (outcome == amqp_core::Errc::rejected) return done(hub::Errc::rejected);
+  done(outcome);
 }
 
 void Session::count(std::string_view reason) {

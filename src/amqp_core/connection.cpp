@@ -707,8 +707,10 @@ struct ServerConnection::Impl {
     const auto token = reinterpret_cast<std::uintptr_t>(pn_delivery_get_context(d));
     pn_delivery_settle(d);
     if (token == 0 || rec.unsettled_tokens.erase(token) == 0) return;
-    handler.on_outbound_settled(
-        token, state == PN_ACCEPTED ? core::ErrorCode{} : make_error_code(Errc::not_accepted));
+    handler.on_outbound_settled(token, state == PN_ACCEPTED ? core::ErrorCode{}
+                                       : state == PN_REJECTED
+                                           ? make_error_code(Errc::rejected)
+                                           : make_error_code(Errc::not_accepted));
   }
 
   ConnectionOptions options;

@@ -39,6 +39,8 @@ class Category final : public boost::system::error_category {
         return "the identity has no link for this message";
       case Errc::not_accepted:
         return "the client did not accept the message";
+      case Errc::rejected:
+        return "the client rejected the message";
       case Errc::throttled:
         return "the gateway's store is full; retry later";
       case Errc::internal_error:
@@ -90,6 +92,7 @@ std::string_view condition_name(const boost::system::error_code& ec) noexcept {
       return "com.microsoft:device-container-throttled";
     case Errc::internal_error:
     case Errc::not_accepted:
+    case Errc::rejected:
       return "amqp:internal-error";
     case Errc::closed_by_gateway:
       return "amqp:link:detach-forced";

@@ -23,8 +23,9 @@ class C2dPollers::Channel final : public hub::DeviceChannel {
   void deliver_c2d(core::Message message, hub::DoneCallback done) override {
     auto shared = std::make_shared<hub::DoneCallback>(std::move(done));
     auto queued = owner_.queue_.enqueue(device_, std::move(message), [shared](C2dOutcome o) {
-      (*shared)(o == C2dOutcome::completed ? core::ErrorCode{}
-                                           : make_error_code(hub::Errc::disconnected));
+      (*shared)(o == C2dOutcome::completed  ? core::ErrorCode{}
+                : o == C2dOutcome::rejected ? make_error_code(hub::Errc::rejected)
+                                            : make_error_code(hub::Errc::disconnected));
     });
     if (!queued) (*shared)(make_error_code(hub::Errc::queue_full));
   }

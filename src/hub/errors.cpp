@@ -40,6 +40,8 @@ class Category final : public boost::system::error_category {
         return "operation not supported by this connection's protocol";
       case Errc::not_authorized:
         return "not authorised by the receiver";
+      case Errc::rejected:
+        return "rejected by the device";
     }
     return "unknown hub error";
   }

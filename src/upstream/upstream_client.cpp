@@ -85,8 +85,11 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
         [weak](const core::ClientId& who, core::Message message, AmqpLink::Settle settle) {
           auto self = weak.lock();
           if (!self) return settle(amqp_core::Disposition::released);
-          self->deliver_c2d(who, std::move(message), [settle](bool delivered) {
-            settle(delivered ? amqp_core::Disposition::accepted : amqp_core::Disposition::released);
+          self->deliver_c2d(who, std::move(message), [settle](core::ErrorCode outcome) {
+            // Complete, reject (IoT Hub dead-letters it) or abandon (IoT Hub delivers it again).
+            settle(!outcome                         ? amqp_core::Disposition::accepted
+                   : outcome == hub::Errc::rejected ? amqp_core::Disposition::rejected
+                                                    : amqp_core::Disposition::released);
           });
         },
         [weak](const core::ClientId& who, std::string method, std::string request,
@@ -328,20 +331,21 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     message.origin = id;
     message.set_body(payload);
     // Paho acknowledges the C2D publish on arrival (QoS 1), so the outcome is only counted.
-    deliver_c2d(id, std::move(message), [](bool) {});
+    deliver_c2d(id, std::move(message), [](core::ErrorCode) {});
   }
 
-  // Hands a C2D message to the device's downstream connection; `settled(true)` once the device
-  // completed it, `settled(false)` when it could not be delivered (IoT Hub may deliver it again).
+  // Hands a C2D message to the device's downstream connection; `settled` hears the device's
+  // outcome: success once it completed the message, hub::Errc::rejected when it rejected it, any
+  // other error when it abandoned it or it could not be delivered (IoT Hub may deliver it again).
   void deliver_c2d(const core::ClientId& id, core::Message message,
-                   std::function<void(bool)> settled) {
+                   std::function<void(core::ErrorCode)> settled) {
     auto entry = deps.channels.find(id);
     if (!entry || !entry->subscriptions.has(hub::Subscription::c2d)) {
       // As edgeHub: logged and not completed; IoT Hub keeps it for a later delivery.
       stats.cloud_to_device.with({"c2d", "not_connected"}).inc();
       ops::log(spdlog::level::info, {.device_id = id.device, .module_id = id.module},
                "C2D message for a client not connected: not relayed");
-      return settled(false);
+      return settled(make_error_code(hub::Errc::not_connected));
     }
     hub::DeviceChannels::post_c2d(
         entry->channel, std::move(message),
@@ -349,12 +353,16 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
                                      settled = std::move(settled)](core::ErrorCode ec) {
           auto self = weak.lock();
           if (!self) return;
-          self->stats.cloud_to_device.with({"c2d", ec ? "failed" : "delivered"}).inc();
-          if (ec) {
+          self->stats.cloud_to_device
+              .with({"c2d", ec == hub::Errc::rejected ? "rejected"
+                            : ec                      ? "failed"
+                                                      : "delivered"})
+              .inc();
+          if (ec && ec != hub::Errc::rejected) {
             ops::log(spdlog::level::info, {.device_id = id.device, .module_id = id.module},
                      "C2D message not delivered: {}", ec.message());
           }
-          settled(!ec);
+          settled(ec);
         }));
   }
 

@@ -174,6 +174,37 @@ for (const [label, protocol] of [['AMQP', 'amqp'], ['AMQP over WebSocket', 'amqp
       }
     });
 
+    test('a device\'s reject reaches the hub as rejected (AMQP and HTTPS devices), an AMQP device\'s abandon as released', TIMEOUT, async () => {
+      for (const [id, transport] of [['sensor-4', amqpSdk.Amqp], ['sensor-3', httpSdk.Http]]) {
+        const device = transport === httpSdk.Http
+          ? Client.fromConnectionString(viaGateway(gateway.connectionString(id)), transport)
+          : await openDevice(gateway, id, transport);
+        if (transport === httpSdk.Http) {
+          await device.setOptions({ ca: gateway.ca, http: { receivePolicy: { interval: 1 } } });
+          await device.open();
+        }
+        try {
+          device.on('message', (msg) => {
+            const settle = msg.data.toString() === 'reject me' ? device.reject : device.abandon;
+            settle.call(device, msg, () => {});
+          });
+          const rejected = await hub.sendC2D(id, { body: 'reject me', messageId: `reject-${id}` });
+          assert.equal(rejected.outcome, 'rejected', id);
+          // An HTTPS device's abandon puts the message back in the gateway's own queue for its
+          // next poll (docs/http.md); only an AMQP device's abandon goes back to the hub at once.
+          if (transport === httpSdk.Http) continue;
+          const abandoned = await hub.sendC2D(id, { body: 'abandon me', messageId: `abandon-${id}` });
+          assert.equal(abandoned.outcome, 'released', id);
+        } finally {
+          await device.close();
+        }
+      }
+      const metrics = await gateway.metrics();
+      const rejectedCount = metrics.split('\n').find((l) => l.startsWith('edgehubd_upstream_cloud_to_device_total{')
+                                                        && l.includes('result="rejected"'));
+      assert.equal(Number(rejectedCount?.split(' ').pop()), 2, metrics);
+    });
+
     test('a twin GET answers the hub\'s twin, and the cached one while the hub is away', TIMEOUT, async () => {
       await hub.updateDesired('sensor-4', { fromHub: 'yes' });
       const device = await openDevice(gateway, 'sensor-4', amqpSdk.Amqp);

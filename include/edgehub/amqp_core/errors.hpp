@@ -30,12 +30,13 @@ enum class Errc {
   // Flow and limits
   outbound_full,   ///< a bounded outbound queue refused the message (amqp:resource-limit-exceeded)
   no_link,         ///< the identity has no link for this kind of message (amqp:not-found)
-  not_accepted,    ///< the client rejected, released or modified a message sent to it
+  not_accepted,    ///< the client released or modified a message sent to it (try again later)
   throttled,       ///< store full: retry later (com.microsoft:device-container-throttled)
   internal_error,  ///< a failure on the gateway's side (amqp:internal-error)
   token_expired,   ///< the identity's token expired without renewal (amqp:unauthorized-access)
   closed_by_gateway,  ///< superseded, revoked or shutting down (amqp:link:detach-forced)
   idle_timeout,       ///< nothing received within the idle timeout (amqp:resource-limit-exceeded)
+  rejected,           ///< the client rejected a message sent to it, for good
 };
 
 const boost::system::error_category& amqp_category() noexcept;

@@ -25,6 +25,7 @@ enum class Errc {
   not_supported,          ///< the session's protocol cannot carry this operation
   not_authorized,         ///< the receiver refuses the sender for good (IoT Hub CONNACK 5,
                           ///< identity disabled): not retryable, the message is dropped
+  rejected,               ///< the device rejected a C2D message (IoT Hub dead-letters it)
 };
 
 const boost::system::error_category& hub_category() noexcept;

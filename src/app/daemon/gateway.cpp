@@ -287,6 +287,11 @@ void Gateway::start_identities() {
                        " cannot be read: " + auth.error().message());
   }
   authenticator_ = std::move(*auth);
+  if (cfg.authentication_mode == config::AuthenticationMode::cloud_and_scope) {
+    spdlog::warn(
+        "authentication_mode = \"cloud_and_scope\" behaves as \"scope\": an identity outside the "
+        "device scope is refused, not checked with IoT Hub (docs/upstream.md)");
+  }
   start_device_scope();
 }
 

@@ -202,17 +202,20 @@ TEST_F(Pair, CloudToDeviceMessagesArriveOnTheReceiverAndTheirSettlementReachesTh
   EXPECT_TRUE(server_handler.subscriptions.back().second);
   ASSERT_TRUE(server.send(kD1, Node::c2d, encode("hello", "c2d-1"), 41));
   ASSERT_TRUE(server.send(kD1, Node::c2d, encode("again", "c2d-2"), 42));
+  ASSERT_TRUE(server.send(kD1, Node::c2d, encode("refused", "c2d-3"), 43));
   pump();
-  ASSERT_EQ(client_handler.received.size(), 2U);
+  ASSERT_EQ(client_handler.received.size(), 3U);
   EXPECT_EQ(client_handler.received[0].node, Node::c2d);
   EXPECT_EQ(client_handler.received[0].message.message.body_text(), "hello");
   EXPECT_EQ(client_handler.received[0].message.message.sys_prop(core::SystemProperty::message_id),
             "c2d-1");
   client.settle(client_handler.received[0].delivery, Disposition::accepted);
   client.settle(client_handler.received[1].delivery, Disposition::released);
+  client.settle(client_handler.received[2].delivery, Disposition::rejected);
   pump();
   EXPECT_FALSE(server_handler.settled.at(41));
-  EXPECT_EQ(server_handler.settled.at(42), Errc::not_accepted);
+  EXPECT_EQ(server_handler.settled.at(42), Errc::not_accepted);  // the device may get it again
+  EXPECT_EQ(server_handler.settled.at(43), Errc::rejected);      // for good
 }
 
 TEST_F(Pair, MethodRequestsAreAnsweredOnThePairedLinkWithTheRequestsCorrelationId) {
