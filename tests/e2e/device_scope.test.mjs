@@ -46,40 +46,6 @@ function metricValue(text, name, label = '') {
     .filter((l) => l.includes(label)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
-/** Stops edgehubd (also one restart() started: lib/gateway.mjs's stop() knows only the first). */
-async function stopGateway(gateway) {
-  const { child } = gateway;
-  child.removeAllListeners('exit');
-  const exited = child.exitCode !== null ? Promise.resolve(child.exitCode)
-    : new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGTERM');
-  const code = await exited;
-  fs.rmSync(gateway.dir, { recursive: true, force: true });
-  return code;
-}
-
-/** Stops edgehubd keeping its directory, and starts it again on the same configuration. */
-async function restart(gateway) {
-  gateway.child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => gateway.child.on('exit', resolve));
-  gateway.child.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  const child = spawn(process.env.EDGEHUBD_BINARY, ['--config', path.join(gateway.dir, 'config.toml'),
-                                                    '--log-target', 'stderr', '--log-level', 'debug'],
-                      { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`edgehubd not ready again:\n${log}`)), 20000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk.toString();
-      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${log}`)); });
-  });
-  gateway.child = child;
-  gateway.log = () => log;
-}
-
 describe('device scope synchronised from the IoT Hub stand-in', () => {
   let gateway; let hub; let hubDir;
   before(async () => {
@@ -116,7 +82,7 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
   });
   after(async () => {
     await hub?.stop();
-    if (gateway) assert.equal(await stopGateway(gateway), 0, gateway.log());
+    if (gateway) assert.equal(await gateway.stop(), 0, gateway.log());
     if (hubDir) fs.rmSync(hubDir, { recursive: true, force: true });
   });
 
@@ -188,7 +154,7 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
 
   test('restarted with the hub gone, the gateway still authenticates the cached scope', TIMEOUT, async () => {
     await hub.stop();
-    await restart(gateway);
+    await gateway.restart();
     // gw, $edgeHub, scoped-1, scoped-off, late-1 (scoped-2 left the scope above)
     assert.match(gateway.log(), /device scope: 5 identities from the cache/);
     await connectAndSend(gateway, 'scoped-1');
@@ -224,7 +190,7 @@ describe('device scope through the [gateway] proxy', () => {
     assert.equal(proxy.exitCode, null, log);
   });
   after(async () => {
-    for (const g of gateways) assert.equal(await stopGateway(g), 0, g.log());
+    for (const g of gateways) assert.equal(await g.stop(), 0, g.log());
     if (proxy && proxy.exitCode === null) {
       const exited = new Promise((resolve) => proxy.on('exit', resolve));
       proxy.kill('SIGTERM');

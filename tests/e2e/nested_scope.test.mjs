@@ -3,7 +3,6 @@
 // a real SDK device of that scope that it has no local identity for; with the parent stopped and
 // the child restarted, the device still connects (the child's cache in its state_dir).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -40,40 +39,6 @@ function metricValue(text, name, label = '') {
     .filter((l) => l.includes(label)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
 }
 
-/** Stops edgehubd (also one restart() started: lib/gateway.mjs's stop() knows only the first). */
-async function stopGateway(gateway) {
-  const { child } = gateway;
-  child.removeAllListeners('exit');
-  const exited = child.exitCode !== null ? Promise.resolve(child.exitCode)
-    : new Promise((resolve) => child.on('exit', resolve));
-  child.kill('SIGTERM');
-  const code = await exited;
-  fs.rmSync(gateway.dir, { recursive: true, force: true });
-  return code;
-}
-
-/** Stops edgehubd keeping its directory, and starts it again on the same configuration. */
-async function restart(gateway) {
-  gateway.child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => gateway.child.on('exit', resolve));
-  gateway.child.kill('SIGTERM');
-  assert.equal(await exited, 0);
-  const child = spawn(process.env.EDGEHUBD_BINARY, ['--config', path.join(gateway.dir, 'config.toml'),
-                                                    '--log-target', 'stderr', '--log-level', 'debug'],
-                      { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`edgehubd not ready again:\n${log}`)), 20000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk.toString();
-      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${log}`)); });
-  });
-  gateway.child = child;
-  gateway.log = () => log;
-}
-
 describe('a child edgehubd takes its device scope from its parent edgehubd', () => {
   let parent; let child;
   before(async () => {
@@ -101,7 +66,7 @@ describe('a child edgehubd takes its device scope from its parent edgehubd', () 
                                           'result="ok"') >= 1, "the child's first sync", 20000);
   });
   after(async () => {
-    if (child) assert.equal(await stopGateway(child), 0, child.log());
+    if (child) assert.equal(await child.stop(), 0, child.log());
     if (parent) assert.equal(await parent.stop(), 0, parent.log());
   });
 
@@ -137,7 +102,7 @@ describe('a child edgehubd takes its device scope from its parent edgehubd', () 
   test('with the parent stopped, the restarted child still authenticates the device', TIMEOUT, async () => {
     assert.equal(await parent.stop(), 0, parent.log());
     parent = null;
-    await restart(child);
+    await child.restart();
     assert.match(child.log(), /device scope: 2 identities from the cache/);
     await connectAndSend(child, LEAF, LEAF_KEY);
     await waitFor(async () => metricValue(await child.metrics(), 'edgehubd_device_scope_sync_total',

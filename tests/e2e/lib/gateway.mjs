@@ -3,6 +3,7 @@
 // SDK's fixed ports (8883, 5671, 443 on the gateway host name) to those ports. The SDK keeps
 // its SNI and Host values, as it would against a gateway on the standard ports
 // (iot-hub-protocol.md §13).
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -126,23 +127,15 @@ export async function startGateway({ routes = {}, devices = [], modules = [], x5
   }
   if (identities) fs.appendFileSync(path.join(dir, 'identities.toml'), `\n${identities}\n`, { mode: 0o600 });
 
-  const child = spawn(edgehubd, ['--config', configPath, '--log-target', 'stderr', '--log-level', 'debug'],
-                      { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`edgehubd not ready:\n${log}`)), 20000);
-    child.stderr.on('data', (chunk) => {
-      log += chunk.toString();
-      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${log}`)); });
-  });
+  let daemon = await spawnDaemon(configPath);
   redirects.set(8883, ports.mqtt);
   redirects.set(5671, ports.amqp);
   redirects.set(443, ports.https);
 
   return {
-    dir, ports, child,
+    dir, ports,
+    /** The running edgehubd process (a new one after restart()). */
+    get child() { return daemon.child; },
     ca: fs.readFileSync(path.join(dir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem'), 'utf8'),
     connectionString: (id) => connectionStrings[id],
     /** PEM certificate and key of a demo device: CA-signed, or the self-signed one. */
@@ -150,20 +143,52 @@ export async function startGateway({ routes = {}, devices = [], modules = [], x5
       cert: fs.readFileSync(path.join(dir, `pki/certs/iot-device-${id}${selfSigned ? '-selfsigned' : '-full-chain'}.cert.pem`), 'utf8'),
       key: fs.readFileSync(path.join(dir, `pki/private/iot-device-${id}${selfSigned ? '-selfsigned' : ''}.key.pem`), 'utf8'),
     }),
-    log: () => log,
+    /** Everything every edgehubd process of this gateway logged so far. */
+    log: () => daemon.log(),
     metrics: async () => {
       const res = await fetch(`http://127.0.0.1:${ports.metrics}/metrics`);
       return res.text();
     },
+    /** Stops edgehubd with `signal` (SIGKILL: a crash) keeping its directory, and starts it
+     *  again on the same configuration; resolves when it is ready. SIGTERM must exit 0. */
+    async restart({ signal = 'SIGTERM' } = {}) {
+      const code = await terminate(daemon.child, signal);
+      if (signal === 'SIGTERM') assert.equal(code, 0, daemon.log());
+      daemon = await spawnDaemon(configPath, daemon.log());
+    },
+    /** Stops edgehubd (SIGTERM) and removes its directory; resolves with the exit code. */
     async stop() {
-      child.removeAllListeners('exit');
-      const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-      child.kill('SIGTERM');
-      const code = await exited;
+      const code = await terminate(daemon.child, 'SIGTERM');
       fs.rmSync(dir, { recursive: true, force: true });
       return code;
     },
   };
+}
+
+/** Starts edgehubd on `configPath` and resolves once it logs that it is ready. `earlier`: the log
+ *  of the processes before it, kept in front of this one's. */
+async function spawnDaemon(configPath, earlier = '') {
+  const child = spawn(edgehubd, ['--config', configPath, '--log-target', 'stderr', '--log-level', 'debug'],
+                      { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`edgehubd not ready:\n${earlier}${log}`)), 20000);
+    child.stderr.on('data', (chunk) => {
+      log += chunk.toString();
+      if (log.includes(' ready: ')) { clearTimeout(timer); resolve(); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`edgehubd exited ${code}:\n${earlier}${log}`)); });
+  });
+  return { child, log: () => earlier + log };
+}
+
+/** Sends `signal` to a running edgehubd and resolves with its exit code (or signal name). */
+async function terminate(child, signal) {
+  child.removeAllListeners('exit');
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve(code ?? sig)));
+  child.kill(signal);
+  return exited;
 }
 
 /** Resolves with the next value `register(callback)` delivers, or rejects after `ms`. */
