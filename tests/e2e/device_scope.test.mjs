@@ -16,6 +16,7 @@ import mqttSdk from 'azure-iot-device-mqtt';
 
 import { freePorts, startGateway, waitFor, EDGE_DEVICE, GATEWAY_HOST, HUB_HOST } from './lib/gateway.mjs';
 import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+import { provisioning } from './lib/upstream_setup.mjs';
 
 const { Client, Message } = deviceSdk;
 const GW_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
@@ -72,9 +73,7 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
       trustAlso: [hubRoot],
       // The stand-in listens on 127.0.0.1 and serves the scope API and AMQP over WebSocket on one
       // port, the HostName's: the gateway dials it as the parent host name.
-      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-                 `connection_string = "HostName=${HUB_HOST}:${httpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-                 `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+      preamble: provisioning({ port: httpsPort, deviceKey: GW_KEY, edgehubKey: EDGEHUB_KEY }),
       extraGateway: 'upstream_protocol = "amqpws"',
     });
     await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
@@ -202,9 +201,7 @@ describe('device scope through the [gateway] proxy', () => {
   const startBehindProxy = async (credentials) => {
     const gateway = await startGateway({
       devices: ['local-1'], trustAlso: [hubRoot],
-      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-                 `connection_string = "HostName=${HUB_HOST}:${httpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-                 `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+      preamble: provisioning({ port: httpsPort, deviceKey: GW_KEY, edgehubKey: EDGEHUB_KEY }),
       extraGateway: `upstream_protocol = "amqpws"\nproxy = "http://${credentials}@127.0.0.1:${proxyPort}"`,
     });
     gateways.push(gateway);

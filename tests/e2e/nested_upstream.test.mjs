@@ -12,7 +12,8 @@ import deviceSdk from 'azure-iot-device';
 import mqttSdk from 'azure-iot-device-mqtt';
 
 import { freePorts, startGateway, waitFor, HUB_HOST } from './lib/gateway.mjs';
-import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+import { HubStandin } from './lib/hub_standin.mjs';
+import { hubCertificateFrom, provisioning } from './lib/upstream_setup.mjs';
 
 const { Client, Message } = deviceSdk;
 const key = (text) => Buffer.from(text.padEnd(32, '.')).toString('base64');
@@ -21,13 +22,6 @@ const GW_EDGEHUB_KEY = key('gw $edgeHub');
 const CHILD_KEY = key('child-gw device');
 const CHILD_EDGEHUB_KEY = key('child-gw $edgeHub');
 const TIMEOUT = { timeout: 30000 };
-
-const provisioning = (port, deviceId, deviceKey, edgehubKey) => [
-  // The parent (or the stand-in) listens on 127.0.0.1 and is dialed as "localhost"; tokens and
-  // OPEN name the hub, as in a real nested deployment.
-  'parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-  `connection_string = "HostName=${HUB_HOST}:${port};DeviceId=${deviceId};SharedAccessKey=${deviceKey}"`,
-  `edgehub_module_key = "${edgehubKey}"`].join('\n');
 
 // What the parent knows of the child gateway and the device behind it.
 const PARENT_IDENTITIES = `
@@ -54,16 +48,11 @@ for (const protocol of ['amqp', 'amqpws', 'mqtt']) {
       const [amqpsPort, httpsPort] = await freePorts(2);
       parent = await startGateway({
         routes: { toHub: 'FROM /messages/* INTO $upstream' },
-        preamble: provisioning(amqpsPort, 'gw', GW_KEY, GW_EDGEHUB_KEY),
+        preamble: provisioning({ port: amqpsPort, deviceId: 'gw', deviceKey: GW_KEY, edgehubKey: GW_EDGEHUB_KEY }),
         extraGateway: 'upstream_protocol = "amqp"\nserver_cert_extra_sans = ["localhost"]',
         identities: PARENT_IDENTITIES,
       });
-      const pki = path.join(parent.dir, 'pki');
-      const { key: tlsKey, cert: tlsCert } = signServerCertificate({
-        dir: path.join(parent.dir, 'hub'), names: [HUB_HOST, 'localhost'],
-        rootCert: path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem'),
-        rootKey: path.join(pki, 'private/azure-iot-test-only.root.ca.key.pem') });
-      hub = new HubStandin({ hubName: HUB_HOST, tlsKey, tlsCert, identities: {
+      hub = new HubStandin({ hubName: HUB_HOST, ...hubCertificateFrom(parent), identities: {
         gw: { primaryKey: GW_KEY, edge: true }, 'gw/$edgeHub': { primaryKey: GW_EDGEHUB_KEY },
         'child-gw': { primaryKey: CHILD_KEY, edge: true, parent: 'gw' },
         'child-gw/$edgeHub': { primaryKey: CHILD_EDGEHUB_KEY },
@@ -74,9 +63,10 @@ for (const protocol of ['amqp', 'amqpws', 'mqtt']) {
         deviceId: 'child-gw',
         devices: ['leaf'],
         routes: { toParent: 'FROM /messages/* INTO $upstream' },
-        preamble: provisioning(parentPort, 'child-gw', CHILD_KEY, CHILD_EDGEHUB_KEY),
+        preamble: provisioning({ port: parentPort, deviceId: 'child-gw', deviceKey: CHILD_KEY,
+                                 edgehubKey: CHILD_EDGEHUB_KEY }),
         extraGateway: `upstream_protocol = "${protocol}"`,
-        trustAlso: [path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem')],
+        trustAlso: [path.join(parent.dir, 'pki/certs/azure-iot-test-only.root.ca.cert.pem')],
       });
     });
     after(async () => {

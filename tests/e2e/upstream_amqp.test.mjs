@@ -8,7 +8,6 @@
 // while it is away), tokens renewed on the same connection before they
 // expire, and an outage that loses nothing acknowledged.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import deviceSdk from 'azure-iot-device';
@@ -18,7 +17,8 @@ import mqttSdk from 'azure-iot-device-mqtt';
 
 import { checkArrived, queueLength } from './lib/arrival.mjs';
 import { freePorts, startGateway, viaGateway, waitFor, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
-import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+import { HubStandin } from './lib/hub_standin.mjs';
+import { hubCertificateFrom, provisioning } from './lib/upstream_setup.mjs';
 
 const { Client, Message } = deviceSdk;
 const GW_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
@@ -47,23 +47,14 @@ for (const [label, protocol] of [['AMQP', 'amqp'], ['AMQP over WebSocket', 'amqp
       gateway = await startGateway({
         devices: DEVICES,
         routes: { toHub: 'FROM /messages/* INTO $upstream' },
-        // The stand-in listens on 127.0.0.1; the gateway dials it as the parent host name while
-        // tokens and OPEN name the hub, as behind a parent gateway.
-        preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-                   `connection_string = "HostName=${HUB_HOST}:${hubPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-                   `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+        preamble: provisioning({ port: hubPort, deviceKey: GW_KEY, edgehubKey: EDGEHUB_KEY }),
         // Short-lived upstream tokens, so that a renewal happens within the test (at 8 s).
         extraGateway: `upstream_protocol = "${protocol}"\nupstream_token_lifetime_secs = 10`,
       });
-      const pki = path.join(gateway.dir, 'pki');
-      const { key: tlsKey, cert: tlsCert } = signServerCertificate({
-        dir: path.join(gateway.dir, 'hub'), names: [HUB_HOST, 'localhost'],
-        rootCert: path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem'),
-        rootKey: path.join(pki, 'private/azure-iot-test-only.root.ca.key.pem') });
       const identities = { [EDGE_DEVICE]: { primaryKey: GW_KEY, edge: true },
                            [`${EDGE_DEVICE}/$edgeHub`]: { primaryKey: EDGEHUB_KEY } };
       for (const id of DEVICES) identities[id] = { primaryKey: GW_KEY, parent: EDGE_DEVICE };
-      hub = new HubStandin({ hubName: HUB_HOST, tlsKey, tlsCert, identities });
+      hub = new HubStandin({ hubName: HUB_HOST, ...hubCertificateFrom(gateway), identities });
       await hub.start(ports);
     });
     after(async () => {

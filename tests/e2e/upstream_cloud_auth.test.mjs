@@ -2,7 +2,6 @@
 // one goes upstream with the SAS token it presented downstream, which the IoT Hub stand-in
 // (lib/hub_standin.mjs) checks against that device's own key, as IoT Hub would.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import deviceSdk from 'azure-iot-device';
@@ -10,7 +9,8 @@ import amqpSdk from 'azure-iot-device-amqp';
 import mqttSdk from 'azure-iot-device-mqtt';
 
 import { freePorts, startGateway, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
-import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+import { HubStandin } from './lib/hub_standin.mjs';
+import { hubCertificateFrom, provisioning } from './lib/upstream_setup.mjs';
 
 const { Client, Message } = deviceSdk;
 const GW_KEY = Buffer.from('cloud mode gateway key, 32 bytes').toString('base64');
@@ -26,18 +26,11 @@ describe('authentication_mode = "cloud" over the AMQP upstream', () => {
       devices: ['sensor-1', 'sensor-2'],
       routes: { toHub: 'FROM /messages/* INTO $upstream' },
       // No edgehub_module_key: in cloud mode the gateway never signs for its devices.
-      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-                 `connection_string = "HostName=${HUB_HOST}:${amqpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-      ].join('\n'),
+      preamble: provisioning({ port: amqpsPort, deviceKey: GW_KEY }),
       extraGateway: 'upstream_protocol = "amqp"\nauthentication_mode = "cloud"',
     });
-    const pki = path.join(gateway.dir, 'pki');
-    const { key: tlsKey, cert: tlsCert } = signServerCertificate({
-      dir: path.join(gateway.dir, 'hub'), names: [HUB_HOST, 'localhost'],
-      rootCert: path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem'),
-      rootKey: path.join(pki, 'private/azure-iot-test-only.root.ca.key.pem') });
     // The hub knows the devices with the same keys the gateway's identities file holds.
-    hub = new HubStandin({ hubName: HUB_HOST, tlsKey, tlsCert, identities: {
+    hub = new HubStandin({ hubName: HUB_HOST, ...hubCertificateFrom(gateway), identities: {
       [EDGE_DEVICE]: { primaryKey: GW_KEY, edge: true },
       'sensor-1': { primaryKey: keyOf(gateway.connectionString('sensor-1')) },
       'sensor-2': { primaryKey: keyOf(gateway.connectionString('sensor-2')) } } });

@@ -4,7 +4,7 @@
 // topics, property bags, QoS 1. Also: C2D published into the broker reaches the device; an outage
 // under steady load and a kill -9 during the drain lose nothing the devices saw acknowledged;
 // desired-properties patches published into the broker reach MQTT and AMQP devices.
-// The outage lasts UPSTREAM_OUTAGE_SECONDS (default 4 s, to keep `make test` short);
+// The outage lasts UPSTREAM_OUTAGE_SECONDS (default 60 s, as issue 8 asks);
 // tests/e2e/upstream_outage_full.sh runs this file with the issue's full 10 minutes.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
@@ -241,7 +241,7 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
     try {
       await waitFor(() => observer.bodiesOf('sensor-3').length >= 20, 'traffic before the outage');
       await broker.stop();
-      const outageSeconds = Number(process.env.UPSTREAM_OUTAGE_SECONDS || 4);
+      const outageSeconds = Number(process.env.UPSTREAM_OUTAGE_SECONDS || 60);
       const outageEnds = Date.now() + 1000 * outageSeconds;
       while (Date.now() < outageEnds) {
         maxQueue = Math.max(maxQueue, queueLength(await gateway.metrics()));

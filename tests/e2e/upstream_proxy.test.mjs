@@ -13,7 +13,8 @@ import deviceSdk from 'azure-iot-device';
 import mqttSdk from 'azure-iot-device-mqtt';
 
 import { freePorts, startGateway, waitFor, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
-import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+import { HubStandin } from './lib/hub_standin.mjs';
+import { hubCertificateFrom, provisioning } from './lib/upstream_setup.mjs';
 
 const { Client, Message } = deviceSdk;
 const GW_KEY = Buffer.from('proxy test gateway key 32 bytes!').toString('base64');
@@ -51,9 +52,7 @@ describe('the AMQP-over-WebSocket upstream through an HTTP proxy', () => {
   const startBehindProxy = (credentials, trustAlso = []) => startGateway({
     devices: ['sensor-1'],
     routes: { toHub: 'FROM /messages/* INTO $upstream' },
-    preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-               `connection_string = "HostName=${HUB_HOST}:${httpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-               `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+    preamble: provisioning({ port: httpsPort, deviceKey: GW_KEY, edgehubKey: EDGEHUB_KEY }),
     extraGateway: `upstream_protocol = "amqpws"\nproxy = "http://${credentials}@127.0.0.1:${proxyPort}"`,
     trustAlso,
   }).then((g) => { gateways.push(g); return g; });
@@ -64,12 +63,7 @@ describe('the AMQP-over-WebSocket upstream through an HTTP proxy', () => {
     await proxy.start();
     // The hub's certificate comes from the first gateway's demo PKI; a second gateway trusts it.
     first = await startBehindProxy('edge:s3cret');
-    const pki = path.join(first.dir, 'pki');
-    const { key: tlsKey, cert: tlsCert } = signServerCertificate({
-      dir: path.join(first.dir, 'hub'), names: [HUB_HOST, 'localhost'],
-      rootCert: path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem'),
-      rootKey: path.join(pki, 'private/azure-iot-test-only.root.ca.key.pem') });
-    hub = new HubStandin({ hubName: HUB_HOST, tlsKey, tlsCert, identities: {
+    hub = new HubStandin({ hubName: HUB_HOST, ...hubCertificateFrom(first), identities: {
       [EDGE_DEVICE]: { primaryKey: GW_KEY, edge: true }, [`${EDGE_DEVICE}/$edgeHub`]: { primaryKey: EDGEHUB_KEY },
       'sensor-1': { primaryKey: GW_KEY, parent: EDGE_DEVICE } } });
     await hub.start({ wssPort: httpsPort, httpsPort });
