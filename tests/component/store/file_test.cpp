@@ -79,6 +79,36 @@ TEST_F(StoreFileTest, CreatesANewStoreAtomically) {
   EXPECT_EQ(raw_scalar("SELECT version FROM schema_version"), kSchemaVersion);
 }
 
+TEST_F(StoreFileTest, TheSequenceHighWaterMarkIsSavedAheadInsteadOfByEveryCommit) {
+  const QueueId up{"iothub", kDefaultPriority};
+  SeqNo saved = 0;
+  SeqNo last = 0;
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    auto first = append_one(*store, to_queue(make_message("first"), "iothub"));
+    ASSERT_TRUE(first);
+    saved = static_cast<SeqNo>(raw_scalar("SELECT value FROM meta WHERE key = 'next_seq'"));
+    EXPECT_GT(saved, (*first)[0][0]);
+    for (int i = 0; i < 20; ++i) {  // 20 transactions, one append each
+      auto r = append_one(*store, to_queue(make_message(std::to_string(i)), "iothub"));
+      ASSERT_TRUE(r);
+      last = (*r)[0][0];
+    }
+    EXPECT_LT(last, saved);
+    EXPECT_EQ(static_cast<SeqNo>(raw_scalar("SELECT value FROM meta WHERE key = 'next_seq'")),
+              saved);
+    EXPECT_EQ(ack(*store, up, last), 21u);  // the queue is empty: only the mark remembers
+  }
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto r = append_one(*store, to_queue(make_message("after"), "iothub"));
+  ASSERT_TRUE(r);
+  EXPECT_GE((*r)[0][0], saved);
+  EXPECT_EQ(ack(*store, up, last), 0u);  // a checkpoint from before the restart removes nothing
+  EXPECT_EQ(peek(*store, up).size(), 1u);
+}
+
 TEST_F(StoreFileTest, GarbageIsRefused) {
   std::vector<char> garbage(16384);
   std::mt19937 rng(7);
