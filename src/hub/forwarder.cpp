@@ -112,12 +112,30 @@ void Forwarder::stop() {
 }
 
 void Forwarder::notify(std::uint32_t priority) {
-  boost::asio::post(strand_, [self = shared_from_this(), priority] {
-    auto& q = self->queue(priority);
+  {
+    std::lock_guard lock(notes_mutex_);
+    if (std::find(noted_.begin(), noted_.end(), priority) == noted_.end()) {
+      noted_.push_back(priority);
+    }
+    if (notes_posted_) return;
+    notes_posted_ = true;
+  }
+  boost::asio::post(strand_, [self = shared_from_this()] { self->on_notes(); });
+}
+
+void Forwarder::on_notes() {
+  std::vector<std::uint32_t> noted;
+  {
+    std::lock_guard lock(notes_mutex_);
+    noted.swap(noted_);
+    notes_posted_ = false;
+  }
+  for (auto priority : noted) {
+    auto& q = queue(priority);
     q.maybe_more = true;
     ++q.notes;
-    self->pump();
-  });
+  }
+  pump();
 }
 
 std::size_t Forwarder::in_flight_bytes() const {
@@ -217,6 +235,8 @@ void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t
   }
   std::weak_ptr<Forwarder> weak = weak_from_this();
   std::size_t bytes_now = in_flight_bytes();
+  const auto sent_at = std::chrono::steady_clock::now();
+  const std::size_t first = q.in_flight.size();
   for (auto& e : *entries) {
     const std::size_t bytes = e.message.accounted_size();
     if (options_.window_bytes != 0 && bytes_now != 0 && bytes_now + bytes > options_.window_bytes) {
@@ -229,14 +249,9 @@ void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t
     InFlight f;
     f.seq = e.seq;
     f.bytes = bytes;
-    f.from = e.message.origin.to_string();
-    f.output = e.message.sys_prop(core::SystemProperty::output_name).value_or("");
-    f.sent_at = std::chrono::steady_clock::now();
+    f.origin = &origin_of(e.message, priority);
+    f.sent_at = sent_at;
     f.enqueued_at = e.message.enqueued_at;
-    f.timer =
-        scheduler_.call_after(strand_, options_.ack_timeout, [weak, priority, epoch, seq = e.seq] {
-          if (auto self = weak.lock()) self->on_timeout(priority, epoch, seq);
-        });
     q.in_flight.push_back(std::move(f));
     sink_->send(std::move(e.message), [weak, priority, epoch, seq = e.seq](core::ErrorCode ec) {
       if (auto self = weak.lock()) {
@@ -245,6 +260,14 @@ void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t
         });
       }
     });
+  }
+  if (q.in_flight.size() > first) {
+    auto& last = q.in_flight.back();
+    last.timer = scheduler_.call_after(strand_, options_.ack_timeout,
+                                       [weak, priority, epoch, seq = last.seq] {
+                                         if (auto self = weak.lock())
+                                           self->on_timeout(priority, epoch, seq);
+                                       });
   }
   pump();
 }
@@ -259,24 +282,20 @@ void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::Se
   if (it == q.in_flight.end() || it->acked) return;
   if (!ec || ec == Errc::not_authorized) {
     it->acked = true;
-    it->timer.cancel();
+    const Origin& origin = *it->origin;
     if (!ec) {
       failures_ = 0;
-      const auto to = sink_->to_label();
-      metrics_.sent.with({it->from, to, it->output, sink_->input_label(), std::to_string(priority)})
-          .inc();
+      origin.sent->inc();
       const std::chrono::duration<double> sending = std::chrono::steady_clock::now() - it->sent_at;
-      metrics_.send_duration.with({it->from, to, it->output, sink_->input_label()})
-          .observe(sending.count());
+      origin.send_duration->observe(sending.count());
       const std::chrono::duration<double> processing =
           std::chrono::system_clock::now() - it->enqueued_at;
-      metrics_.process_duration.with({it->from, to, std::to_string(priority)})
-          .observe(std::max(0.0, processing.count()));
+      origin.process_duration->observe(std::max(0.0, processing.count()));
     } else {
-      metrics_.dropped.with({"not_authorized", it->from, it->output}).inc();
+      metrics_.dropped.with({"not_authorized", origin.from, origin.output}).inc();
       ops::log(spdlog::level::warn, {},
                "forwarder {}: {} refuses messages of {} ({}); message {} dropped", endpoint_id_,
-               sink_->to_label(), it->from, ec.message(), seq);
+               sink_->to_label(), origin.from, ec.message(), seq);
     }
     advance(q);
     pump();
@@ -288,24 +307,26 @@ void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::Se
   back_off();
 }
 
-void Forwarder::on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq) {
+void Forwarder::on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo last) {
   if (stopped_) return;
   auto& q = queue(priority);
   if (epoch != q.epoch) return;
+  // The batch ending at `last` went out together: any of it (or older) still unacknowledged is
+  // overdue.
   auto it = std::find_if(q.in_flight.begin(), q.in_flight.end(),
-                         [seq](const InFlight& f) { return f.seq == seq; });
-  if (it == q.in_flight.end() || it->acked) return;
+                         [last](const InFlight& f) { return f.seq <= last && !f.acked; });
+  if (it == q.in_flight.end()) return;
   ops::log(spdlog::level::info, {},
            "forwarder {}: no acknowledgement for {} within {} ms; sending again from the "
            "checkpoint",
-           endpoint_id_, seq, options_.ack_timeout.count());
+           endpoint_id_, it->seq, options_.ack_timeout.count());
   restart(q);
   pump();
 }
 
 void Forwarder::restart(Queue& q) {
   for (const auto& f : q.in_flight) {
-    if (!f.acked) metrics_.retries.with({f.from, "send_message"}).inc();
+    if (!f.acked) metrics_.retries.with({f.origin->from, "send_message"}).inc();
   }
   ++q.epoch;
   q.in_flight.clear();  // their timers cancel with them
@@ -348,14 +369,56 @@ void Forwarder::advance(Queue& q) {
   if (done == 0) return;
   q.in_flight.erase(q.in_flight.begin(), q.in_flight.begin() + static_cast<std::ptrdiff_t>(done));
   if (q.checkpoint == before) return;
-  store_.async_ack(store::QueueId{endpoint_id_, q.priority}, q.checkpoint,
-                   boost::asio::bind_executor(
-                       strand_, [self = shared_from_this()](core::Result<std::uint64_t> r) {
-                         // A lost checkpoint only means redelivery after a restart.
-                         if (!r)
-                           ops::log(spdlog::level::warn, {}, "forwarder {}: checkpoint failed: {}",
-                                    self->endpoint_id_, r.error().message());
-                       }));
+  store_checkpoint(q);
+}
+
+// One checkpoint write per queue in flight at a time; acknowledgements arriving meanwhile are
+// folded into the next one, so the store sees one ack per round trip instead of one per message.
+void Forwarder::store_checkpoint(Queue& q) {
+  if (q.storing_checkpoint || q.checkpoint <= q.stored_checkpoint) return;
+  q.storing_checkpoint = true;
+  const auto up_to = q.checkpoint;
+  store_.async_ack(
+      store::QueueId{endpoint_id_, q.priority}, up_to,
+      boost::asio::bind_executor(strand_, [self = shared_from_this(), priority = q.priority,
+                                           up_to](core::Result<std::uint64_t> r) {
+        auto& queue = self->queue(priority);
+        queue.storing_checkpoint = false;
+        if (!r) {
+          // A lost checkpoint only means redelivery after a restart; the next ack retries it.
+          ops::log(spdlog::level::warn, {}, "forwarder {}: checkpoint failed: {}",
+                   self->endpoint_id_, r.error().message());
+          return;
+        }
+        queue.stored_checkpoint = std::max(queue.stored_checkpoint, up_to);
+        if (!self->stopped_) self->store_checkpoint(queue);
+      }));
+}
+
+const Forwarder::Origin& Forwarder::origin_of(const core::Message& message,
+                                              std::uint32_t priority) {
+  const auto& output = message.sys_prop(core::SystemProperty::output_name);
+  origin_key_.clear();
+  origin_key_ += message.origin.device;
+  if (message.origin.is_module()) {
+    origin_key_ += '/';
+    origin_key_ += message.origin.module;
+  }
+  origin_key_ += '\n';
+  if (output) origin_key_ += *output;
+  origin_key_ += '\n';
+  origin_key_ += std::to_string(priority);
+  if (auto it = origins_.find(origin_key_); it != origins_.end()) return it->second;
+  Origin o;
+  o.from = message.origin.to_string();
+  o.output = output.value_or("");
+  const auto to = sink_->to_label();
+  const auto input = sink_->input_label();
+  const auto p = std::to_string(priority);
+  o.sent = &metrics_.sent.with({o.from, to, o.output, input, p});
+  o.send_duration = &metrics_.send_duration.with({o.from, to, o.output, input});
+  o.process_duration = &metrics_.process_duration.with({o.from, to, p});
+  return origins_.emplace(origin_key_, std::move(o)).first->second;
 }
 
 // --- Forwarders -----------------------------------------------------------------------------

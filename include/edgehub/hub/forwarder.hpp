@@ -139,12 +139,22 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   store::SeqNo checkpoint(std::uint32_t priority) const;
 
  private:
+  /// The metric children and labels of one (origin, route output, priority): looked up once
+  /// per origin instead of building label vectors for every message.
+  struct Origin {
+    std::string from;
+    std::string output;
+    ops::Counter* sent = nullptr;
+    ops::Summary* send_duration = nullptr;
+    ops::Summary* process_duration = nullptr;
+  };
   struct InFlight {
     store::SeqNo seq = 0;
     std::size_t bytes = 0;
     bool acked = false;
-    std::string from;
-    std::string output;
+    const Origin* origin = nullptr;
+    /// Held by the last message of each read: one ack timeout per batch, not per message. It
+    /// goes when that message leaves the window, which only happens once every earlier one has.
     TimerHandle timer;
     std::chrono::steady_clock::time_point sent_at;  ///< handed to the sink
     core::SystemTime enqueued_at{};                 ///< accepted by the gateway
@@ -157,6 +167,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
     bool maybe_more = true;
     std::uint64_t notes = 0;  ///< commit notifications received
     std::uint64_t epoch = 0;  ///< bumped on restart from the checkpoint; stale results ignored
+    store::SeqNo stored_checkpoint = 0;  ///< the last checkpoint the store confirmed
+    bool storing_checkpoint = false;     ///< one store ack in flight per queue at most
   };
 
   Forwarder(std::string endpoint_id, std::unique_ptr<EndpointSink> sink, store::MessageStore& store,
@@ -167,7 +179,10 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t asked, std::uint64_t notes,
                core::Result<std::vector<store::StoredEntry>> entries);
   void on_result(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq, core::ErrorCode ec);
-  void on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq);
+  void on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo last);
+  void on_notes();
+  void store_checkpoint(Queue& q);
+  const Origin& origin_of(const core::Message& message, std::uint32_t priority);
   void on_wake();
   void restart(Queue& q);
   void back_off();
@@ -186,6 +201,12 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   std::atomic<bool> stop_requested_{false};
 
+  // Commit notifications wait here until the strand takes them all in one handler: a group
+  // commit of many messages posts once, not once per message.
+  std::mutex notes_mutex_;
+  std::vector<std::uint32_t> noted_;  ///< priorities notified since the last handler
+  bool notes_posted_ = false;
+
   // Strand state.
   std::map<std::uint32_t, Queue> queues_;  ///< ascending number = descending priority
   bool started_ = false;
@@ -196,6 +217,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::uint32_t failures_ = 0;  ///< consecutive, for the exponential back-off
   std::minstd_rand random_;     ///< jitter only: no need for a strong generator
   TimerHandle retry_timer_;
+  std::map<std::string, Origin, std::less<>> origins_;  ///< key: from '\n' output '\n' priority
+  std::string origin_key_;                              ///< reused to look origins_ up
 };
 
 /// The set of forwarders of a gateway: one per module-input endpoint named by the routes or

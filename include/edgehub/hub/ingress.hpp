@@ -65,7 +65,7 @@ struct IngressOptions {
 };
 
 /// Called after a commit with the queues that received messages (to wake their forwarders).
-/// Runs on the ingress executor; must not block.
+/// Runs on the executor of the accept's handler, just before it; must not block.
 using CommitObserver = std::function<void(const std::vector<store::QueueId>&)>;
 
 /// The real Ingress. Thread-safe: async_accept and set_routes may be called from any thread.
