@@ -320,10 +320,9 @@ class SqliteStore final : public MessageStore {
         if (queue_.empty()) first_queued_at_ = std::chrono::steady_clock::now();
         queue_.push_back(std::move(op));
         // The store thread sleeps through a commit window on purpose: waking it for every
-        // write that joins the group would cost a context switch each. A read ends the window:
-        // someone waits for its answer (a forwarder for its next messages).
-        if (!is_write(queue_.back())) read_queued_ = true;
-        wake = idle_ || read_queued_ || queue_.size() >= options_.max_ops_per_transaction;
+        // operation that joins the group would cost a context switch each.
+        if (needs_fsync(queue_.back())) durable_queued_ = true;
+        wake = idle_ || queue_.size() >= options_.max_ops_per_transaction;
       }
     }
     if (refused) {
@@ -354,12 +353,13 @@ class SqliteStore final : public MessageStore {
           cv_.wait(lock, ready);
         }
         if (queue_.empty() && closing_) break;
-        if (options_.commit_window.count() > 0 && !queue_.empty() && !read_queued_ &&
+        if (options_.commit_window.count() > 0 && durable_queued_ &&
             Steady::now() - last_transaction_ < options_.commit_window) {
-          // Busy: let the writes gather (idle_ is false, so their submitters do not wake us).
+          // Busy and about to fsync: let more join that fsync (idle_ is false, so their
+          // submitters do not wake us).
           idle_ = false;
           cv_.wait_until(lock, first_queued_at_ + options_.commit_window, [&] {
-            return closing_ || read_queued_ || queue_.size() >= options_.max_ops_per_transaction;
+            return closing_ || queue_.size() >= options_.max_ops_per_transaction;
           });
         }
         idle_ = false;
@@ -372,8 +372,7 @@ class SqliteStore final : public MessageStore {
           group.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
-        read_queued_ =
-            std::any_of(queue_.begin(), queue_.end(), [](const Op& op) { return !is_write(op); });
+        durable_queued_ = std::any_of(queue_.begin(), queue_.end(), needs_fsync);
       }
       if (!group.empty()) {
         process(group);
@@ -1034,8 +1033,8 @@ class SqliteStore final : public MessageStore {
   std::size_t pending_appends_ = 0;
   std::size_t pending_bytes_ = 0;
   bool closing_ = false;
-  bool idle_ = false;         ///< the store thread waits for work (not inside a commit window)
-  bool read_queued_ = false;  ///< a queued operation only reads: no commit window for it
+  bool idle_ = false;            ///< the store thread waits for work (not inside a commit window)
+  bool durable_queued_ = false;  ///< an append or state write is queued (it will fsync)
   std::chrono::steady_clock::time_point first_queued_at_;  ///< of the oldest queued operation
 
   // Store thread only.

@@ -99,11 +99,11 @@ struct Options {
   std::size_t max_pending_bytes = 64 * 1024 * 1024;
   /// Operations sharing one transaction at most (group commit).
   std::size_t max_ops_per_transaction = 4096;
-  /// Under load (the previous transaction ended less than this ago), the store thread lets
-  /// operations gather for this long after the first of them arrived before it runs them as one
-  /// transaction: a few large commits (one fsync each) instead of many small ones. An idle store
-  /// starts at once, so a lone message waits for nothing, and a read (a peek, a state lookup)
-  /// ends the wait, since its caller waits for the answer. 0 disables the wait.
+  /// Under load (the previous transaction ended less than this ago), a transaction that will
+  /// fsync (it holds an append or a state write) waits this long after the first operation
+  /// arrived, so that what arrives meanwhile shares its fsync: a few large commits instead of
+  /// many small ones. An idle store starts at once, so a lone message waits for nothing, and
+  /// reads and checkpoints alone (a drain) never wait. 0 disables the wait.
   std::chrono::microseconds commit_window{1000};
   /// How often the store thread runs a TTL sweep and vacuum step on its own.
   std::chrono::milliseconds maintenance_interval{1000};
