@@ -8,6 +8,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <set>
+#include <string_view>
 
 #include "component/hub/hub_fixture.hpp"
 #include "edgehub/hub/errors.hpp"
@@ -85,6 +87,25 @@ TEST_F(IngressTest, StampsConnectionIdsFromTheAuthenticatedIdentityIgnoringSpoof
   EXPECT_EQ(s.sys_prop(SystemProperty::origin_interface), "downstream");
   EXPECT_EQ(s.sys_prop(SystemProperty::message_id), "mid-1");
   EXPECT_EQ(s.sys_prop(SystemProperty::enqueued_time), "2025-12-18T00:00:00.000Z");
+}
+
+TEST_F(IngressTest, DefaultEdgeMessageIdsAreDistinctVersion4Uuids) {
+  start({route("all", "FROM /* INTO $upstream")});
+  RoutingIngress ingress(*store_, routes_, IngressOptions{std::string(kGateway)}, registry_, clock_,
+                         ioc_.get_executor());
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    auto m = telemetry("x", "dev1");
+    ingress.stamp(m);
+    const auto id = m.sys_prop(SystemProperty::edge_message_id).value_or("");
+    ASSERT_EQ(id.size(), 36u) << id;
+    EXPECT_EQ(id[8], '-');
+    EXPECT_EQ(id[14], '4') << id;                                                    // version 4
+    EXPECT_NE(std::string_view("89ab").find(id[19]), std::string_view::npos) << id;  // variant
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef-"), std::string::npos) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
 }
 
 TEST_F(IngressTest, ModulesOfTheGatewayAreInternalAndCarryTheirModuleId) {
