@@ -5,6 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <charconv>
 
 #include "edgehub/amqp_core/errors.hpp"
 #include "edgehub/core/uuid.hpp"
@@ -134,30 +135,32 @@ void AmqpLink::set_subscriptions(const core::ClientId& id, hub::Subscriptions su
   flush();
 }
 
-void AmqpLink::get_twin(const core::ClientId& id, TwinDone done) {
+void AmqpLink::twin_request(const core::ClientId& id, TwinRequest request, TwinDone done) {
   if (stopped_) return done(hub::Errc::shutting_down);
   auto& who = identity(id);
   if (who.auth == Auth::refused && clock_.steady_now() - who.refused_at < kRefusalHold) {
     return done(hub::Errc::not_authorized);
   }
   if (state_ == State::open && who.auth == Auth::authorised) {
-    send_twin_get(id, std::move(done));
+    send_twin_request(id, std::move(request), std::move(done));
     return flush();
   }
   if (who.twin_gets.size() >= kMaxTwinGetsWaiting) return done(hub::Errc::too_many_pending);
-  who.twin_gets.push_back(std::move(done));
+  who.twin_gets.push_back({std::move(request), std::move(done)});
   if (state_ != State::open) return connect();
   if (who.auth == Auth::none || who.auth == Auth::refused) authenticate(id, who);
   flush();
 }
 
-void AmqpLink::send_twin_get(const core::ClientId& id, TwinDone done) {
+void AmqpLink::send_twin_request(const core::ClientId& id, TwinRequest twin, TwinDone done) {
   core::Message request;
-  request.set_body(" ");
+  // An empty body is not a valid AMQP message for IoT Hub: a GET carries a single space.
+  request.set_body(twin.body.empty() ? std::string(" ") : twin.body);
   amqp_core::OutboundExtras extras;
   extras.include_system_annotations = false;
-  extras.annotations.emplace_back("operation", std::string("GET"));
-  const auto correlation = "twin-get-" + std::to_string(next_twin_get_++);
+  extras.annotations.emplace_back("operation", twin.operation);
+  if (!twin.resource.empty()) extras.annotations.emplace_back("resource", twin.resource);
+  const auto correlation = "twin-" + std::to_string(next_twin_get_++);
   extras.correlation_id = amqp_core::MessageId{amqp_core::MessageId::Type::string, correlation};
   auto encoded = amqp_core::encode_message(request, extras);
   if (!encoded) return done(hub::Errc::invalid_request);
@@ -180,8 +183,8 @@ void AmqpLink::send_twin_get(const core::ClientId& id, TwinDone done) {
 void AmqpLink::fail_twin_gets(Identity& who, core::ErrorCode ec) {
   auto waiting = std::move(who.twin_gets);
   who.twin_gets.clear();
-  for (auto& done : waiting)
-    done(ec);
+  for (auto& w : waiting)
+    w.done(ec);
 }
 
 void AmqpLink::answer_method(const core::ClientId& id, const std::string& request, int status,
@@ -346,8 +349,8 @@ void AmqpLink::on_authorised(const core::ClientId& id, Identity& who) {
   apply_subscriptions(id, who);
   auto twin_gets = std::move(who.twin_gets);
   who.twin_gets.clear();
-  for (auto& done : twin_gets)
-    send_twin_get(id, std::move(done));
+  for (auto& w : twin_gets)
+    send_twin_request(id, std::move(w.request), std::move(w.done));
 }
 
 void AmqpLink::apply_subscriptions(const core::ClientId& id, Identity& who) {
@@ -661,9 +664,14 @@ void AmqpLink::on_received(const core::ClientId& id, Node node,
       if (message.correlation_id) {
         if (auto pending = twin_gets_.extract(message.correlation_id->text); !pending.empty()) {
           const auto* status = message.annotation("status");
-          auto& done = pending.mapped().done;
-          if (status && *status == "200") return done(std::string(message.message.body_text()));
-          return done(hub::Errc::not_connected);
+          TwinReply reply;
+          if (!status ||
+              std::from_chars(status->data(), status->data() + status->size(), reply.status).ec !=
+                  std::errc{}) {
+            return pending.mapped().done(hub::Errc::invalid_request);
+          }
+          reply.body = std::string(message.message.body_text());
+          return pending.mapped().done(std::move(reply));
         }
         // The answer to our desired-notifications PUT.
         const auto* status = message.annotation("status");

@@ -70,9 +70,22 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
   void send(core::Message message, hub::DoneCallback done);
   /// The cloud-to-device traffic to hold open for `id` (c2d, methods, desired_properties).
   void set_subscriptions(const core::ClientId& id, hub::Subscriptions subscriptions);
-  /// IoT Hub's twin of `id` (a GET on its twin link pair), once the identity is authorised;
-  /// `done` once: the JSON, or an error (refused, connection lost, no answer within 10 s).
-  void get_twin(const core::ClientId& id, std::function<void(core::Result<std::string>)> done);
+  /// A request on `id`'s twin link pair: `operation` GET, or PATCH with `resource`
+  /// /properties/reported and the patch as body (iot-hub-protocol.md §7.3).
+  struct TwinRequest {
+    std::string operation;
+    std::string resource;
+    std::string body;
+  };
+  /// IoT Hub's answer: its `status` annotation and the body (the twin for a GET).
+  struct TwinReply {
+    int status = 0;
+    std::string body;
+  };
+  using TwinDone = std::function<void(core::Result<TwinReply>)>;
+  /// Sends `request` once the identity is authorised; `done` once: IoT Hub's answer, or an error
+  /// (refused, connection lost, no answer within 10 s).
+  void twin_request(const core::ClientId& id, TwinRequest request, TwinDone done);
   /// Answers the method call `request` that on_method named.
   void answer_method(const core::ClientId& id, const std::string& request, int status,
                      std::string payload);
@@ -94,11 +107,14 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
     std::vector<std::byte> encoded;
     hub::DoneCallback done;
   };
-  using TwinDone = std::function<void(core::Result<std::string>)>;
+  struct WaitingTwin {
+    TwinRequest request;
+    TwinDone done;
+  };
   struct Identity {
     Auth auth = Auth::none;
-    std::vector<TwinDone> twin_gets;  ///< waiting for the identity to be authorised
-    std::uint64_t request = 0;        ///< the put-token awaiting its reply
+    std::vector<WaitingTwin> twin_gets;  ///< waiting for the identity to be authorised
+    std::uint64_t request = 0;           ///< the put-token awaiting its reply
     hub::Subscriptions wanted;
     hub::Subscriptions held;  ///< subscriptions whose links are attached on this connection
     std::deque<Waiting> waiting;
@@ -178,7 +194,7 @@ class AmqpLink final : public std::enable_shared_from_this<AmqpLink>,
   };
   std::map<std::string, PendingTwin> twin_gets_;  ///< by correlation id
   std::uint64_t next_twin_get_ = 1;
-  void send_twin_get(const core::ClientId& id, TwinDone done);
+  void send_twin_request(const core::ClientId& id, TwinRequest request, TwinDone done);
   void fail_twin_gets(Identity& who, core::ErrorCode ec);
 };
 

@@ -72,6 +72,14 @@ std::string method_response_topic(int status, std::string_view rid) {
   return "$iothub/methods/res/" + std::to_string(status) + "/?$rid=" + std::string(rid);
 }
 
+std::string twin_get_topic(std::string_view rid) {
+  return "$iothub/twin/GET/?$rid=" + std::string(rid);
+}
+
+std::string reported_patch_topic(std::string_view rid) {
+  return "$iothub/twin/PATCH/properties/reported/?$rid=" + std::string(rid);
+}
+
 CloudTopic classify_cloud_topic(std::string_view topic) {
   CloudTopic out;
   std::string_view rest = topic;

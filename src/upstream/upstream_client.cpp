@@ -1,11 +1,13 @@
 #include "edgehub/upstream/upstream_client.hpp"
 
+#include <algorithm>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "edgehub/hub/errors.hpp"
 #include "edgehub/mqtt/property_bag.hpp"
@@ -33,6 +35,10 @@ hub::ForwarderOptions upstream_forwarder_options() {
 }
 
 namespace {
+
+// As over AMQP (amqp_link.cpp): IoT Hub answers twin requests in milliseconds when it answers.
+constexpr std::chrono::seconds kTwinRequestTimeout{10};
+constexpr std::size_t kMaxTwinRequests = 1024;  ///< MQTT twin requests awaiting an answer
 
 struct ClientStats {
   explicit ClientStats(ops::Registry& r)
@@ -126,6 +132,18 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
   /// Closed links kept until their disconnect completed: Paho must not be destroyed mid-call.
   std::vector<std::shared_ptr<MqttLink>> retired;
   std::shared_ptr<AmqpLink> amqp;
+  /// Identities whose downstream client subscribed to desired properties: refreshed after an
+  /// outage.
+  std::set<core::ClientId> desired_subscribers;
+  /// MQTT twin requests awaiting their $iothub/twin/res/ answer, by $rid (unique across
+  /// identities: a broker standing in for IoT Hub may show one identity's answers to another).
+  struct PendingTwin {
+    core::ClientId id;
+    AmqpLink::TwinDone done;
+    std::unique_ptr<asio::steady_timer> deadline;
+  };
+  std::map<std::string, PendingTwin> twin_requests;
+  std::uint64_t next_twin_rid = 1;
 
   void retire(std::map<core::ClientId, std::shared_ptr<MqttLink>>::iterator it) {
     it->second->close(hub::Errc::disconnected);
@@ -217,6 +235,13 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     }
     for (auto& w : to_call)
       w();
+    if (deps.twins) {
+      // edgeHub's ReportedPropertiesStore syncs after a reconnect, and StoringTwinManager
+      // re-fetches the twins of connected clients (at most every 120 s each).
+      deps.twins->on_cloud_online();
+      for (const auto& id : desired_subscribers)
+        deps.twins->refresh_desired(id);
+    }
   }
 
   // --- connectivity probe (edgehub-reference.md §5.3) ---------------------------------------
@@ -273,10 +298,26 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
   // (CloseCloudConnectionOnDeviceDisconnect) unless messages are still on their way.
   void on_downstream_change(const core::ClientId& id) {
     if (stopped) return;
+    auto entry = deps.channels.find(id);
+    if (entry && entry->subscriptions.has(hub::Subscription::desired_properties)) {
+      desired_subscribers.insert(id);
+    } else {
+      desired_subscribers.erase(id);
+    }
     if (uses_amqp()) {
-      auto entry = deps.channels.find(id);
       return amqp_link().set_subscriptions(id, entry ? entry->subscriptions : hub::Subscriptions{});
     }
+    update_filters(id);
+  }
+
+  bool twin_requests_of(const core::ClientId& id) const {
+    return std::any_of(twin_requests.begin(), twin_requests.end(),
+                       [&](const auto& r) { return r.second.id == id; });
+  }
+
+  // The MQTT filters `id`'s link holds: what its downstream client subscribed to, plus twin
+  // responses while the twin store waits for one.
+  void update_filters(const core::ClientId& id) {
     std::vector<std::string> filters;
     if (auto entry = deps.channels.find(id)) {
       if (entry->subscriptions.has(hub::Subscription::c2d) && !id.is_module()) {
@@ -287,8 +328,10 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
       }
       if (entry->subscriptions.has(hub::Subscription::desired_properties)) {
         filters.emplace_back(kDesiredFilter);
-        filters.emplace_back(kTwinResponsesFilter);
       }
+    }
+    if ((!filters.empty() && filters.back() == kDesiredFilter) || twin_requests_of(id)) {
+      filters.emplace_back(kTwinResponsesFilter);
     }
     auto it = links.find(id);
     if (filters.empty()) {
@@ -311,13 +354,64 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
       case CloudTopicKind::desired_patch:
         return relay_desired(id, std::move(payload));
       case CloudTopicKind::twin_response:
-        ops::log(spdlog::level::debug, fields, "upstream twin response {} ignored", t.status);
-        return;
+        return on_twin_response(id, t, std::move(payload));
       case CloudTopicKind::unknown:
         stats.cloud_to_device.with({"unknown", "dropped"}).inc();
         ops::log(spdlog::level::warn, fields, "upstream sent an unexpected topic; dropped");
         return;
     }
+  }
+
+  // --- twin requests (iot-hub-protocol.md §7) ------------------------------------------------
+
+  void twin_request(const core::ClientId& id, AmqpLink::TwinRequest request,
+                    AmqpLink::TwinDone done) {
+    if (stopped) return done(hub::Errc::shutting_down);
+    // A device waits for its GET: while offline the cache answers at once. A reported patch has
+    // no one waiting, and its attempt (every sync round) is how the upstream comes back.
+    if (request.operation == "GET" && !connectivity.online()) {
+      return done(hub::Errc::disconnected);
+    }
+    if (uses_amqp()) return amqp_link().twin_request(id, std::move(request), std::move(done));
+    if (twin_requests.size() >= kMaxTwinRequests) return done(hub::Errc::too_many_pending);
+    auto link = link_for(id);
+    if (!link) return done(hub::Errc::too_many_pending);
+    const auto rid = std::to_string(next_twin_rid++);
+    auto deadline = std::make_unique<asio::steady_timer>(strand);
+    deadline->expires_after(kTwinRequestTimeout);
+    deadline->async_wait([weak = weak_from_this(), rid](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (!ec && self) self->finish_twin_request(rid, hub::Errc::timeout);
+    });
+    twin_requests.emplace(rid, PendingTwin{id, std::move(done), std::move(deadline)});
+    // Subscribed before the request goes out: Paho sends in order, IoT Hub handles in order.
+    update_filters(id);
+    const auto topic = request.operation == "GET" ? twin_get_topic(rid) : reported_patch_topic(rid);
+    std::vector<std::byte> body(request.body.size());
+    if (!body.empty()) std::memcpy(body.data(), request.body.data(), body.size());
+    link->publish(topic, std::move(body), 0, [weak = weak_from_this(), rid](core::ErrorCode ec) {
+      auto self = weak.lock();
+      if (ec && self) self->finish_twin_request(rid, ec);
+    });
+  }
+
+  void finish_twin_request(const std::string& rid, core::Result<AmqpLink::TwinReply> r) {
+    auto node = twin_requests.extract(rid);
+    if (node.empty()) return;
+    auto& pending = node.mapped();
+    pending.deadline->cancel();
+    pending.done(std::move(r));
+    if (!stopped) update_filters(pending.id);
+  }
+
+  void on_twin_response(const core::ClientId& id, const CloudTopic& t, std::string payload) {
+    auto it = twin_requests.find(std::string(t.rid));
+    if (it == twin_requests.end() || it->second.id != id) {
+      ops::log(spdlog::level::debug, {.device_id = id.device, .module_id = id.module},
+               "upstream twin response {} for no pending request ignored", t.status);
+      return;
+    }
+    finish_twin_request(std::string(t.rid), AmqpLink::TwinReply{t.status, std::move(payload)});
   }
 
   void relay_c2d(const core::ClientId& id, const CloudTopic& t, std::string payload) {
@@ -501,6 +595,12 @@ void UpstreamClient::stop() {
   if (impl_->amqp) impl_->amqp->shutdown();
   impl_->links.clear();
   impl_->retired.clear();
+  auto twin_requests = std::move(impl_->twin_requests);
+  impl_->twin_requests.clear();
+  for (auto& [rid, pending] : twin_requests) {
+    pending.deadline->cancel();
+    pending.done(hub::Errc::shutting_down);
+  }
 }
 
 std::unique_ptr<hub::EndpointSink> UpstreamClient::make_sink() {
@@ -516,11 +616,25 @@ void UpstreamClient::send(core::Message message, hub::DoneCallback done) {
 void UpstreamClient::fetch_twin(const core::ClientId& id,
                                 std::function<void(core::Result<std::string>)> done) {
   asio::post(impl_->strand, [impl = impl_, id, done = std::move(done)]() mutable {
-    if (impl->stopped) return done(hub::Errc::shutting_down);
-    if (!impl->uses_amqp()) return done(hub::Errc::not_supported);
-    if (!impl->connectivity.online()) return done(hub::Errc::disconnected);
-    impl->amqp_link().get_twin(id, std::move(done));
+    impl->twin_request(id, {"GET", "", ""},
+                       [done = std::move(done)](core::Result<AmqpLink::TwinReply> r) {
+                         if (!r) return done(r.error());
+                         if (r->status != 200) return done(hub::Errc::not_connected);
+                         done(std::move(r->body));
+                       });
   });
+}
+
+void UpstreamClient::update_reported(const core::ClientId& id, std::string patch_json,
+                                     std::function<void(core::Result<int>)> done) {
+  asio::post(impl_->strand,
+             [impl = impl_, id, patch = std::move(patch_json), done = std::move(done)]() mutable {
+               impl->twin_request(id, {"PATCH", "/properties/reported", std::move(patch)},
+                                  [done = std::move(done)](core::Result<AmqpLink::TwinReply> r) {
+                                    if (!r) return done(r.error());
+                                    done(r->status);
+                                  });
+             });
 }
 
 std::uint64_t UpstreamClient::generation() const noexcept {

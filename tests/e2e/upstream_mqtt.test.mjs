@@ -20,6 +20,7 @@ import mqtt from 'mqtt';
 
 import { checkArrived, metricValue, queueLength } from './lib/arrival.mjs';
 import { freePorts, startGateway, waitFor, HUB_HOST } from './lib/gateway.mjs';
+import { TwinResponder } from './lib/hub_standin/mqtt_twins.mjs';
 
 const { Client, Message } = deviceSdk;
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
@@ -106,6 +107,7 @@ async function openDevice(gateway, id, transport = mqttSdk.Mqtt) {
 
 describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
   let gateway; let broker; let observer;
+  let twins;  // answers the gateway's twin GETs, as IoT Hub would
   let restarted;  // the edgehubd started again after kill -9 (gateway.stop() knows only the first)
   before(async () => {
     const [tlsPort, plainPort] = await freePorts(2);
@@ -121,8 +123,11 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
     await broker.start();
     observer = new Observer(plainPort);
     await observer.subscribe();
+    twins = new TwinResponder(plainPort);
+    await twins.start();
   });
   after(async () => {
+    twins?.stop();
     observer?.end();
     await broker?.stop();
     if (restarted) {

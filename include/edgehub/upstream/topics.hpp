@@ -30,6 +30,11 @@ inline constexpr std::string_view kDesiredFilter = "$iothub/twin/PATCH/propertie
 /// $iothub/methods/res/{status}/?$rid={rid}
 std::string method_response_topic(int status, std::string_view rid);
 
+/// $iothub/twin/GET/?$rid={rid}: asks for the connection's twin; answered on $iothub/twin/res/.
+std::string twin_get_topic(std::string_view rid);
+/// $iothub/twin/PATCH/properties/reported/?$rid={rid}: the patch is the payload.
+std::string reported_patch_topic(std::string_view rid);
+
 enum class CloudTopicKind { c2d, method_request, desired_patch, twin_response, unknown };
 
 /// A classified topic IoT Hub published to one identity's connection. Views point into the

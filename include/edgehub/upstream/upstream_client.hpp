@@ -79,10 +79,13 @@ class UpstreamClient final : public hub::CloudTwins {
   /// Non-zero; changes whenever the upstream goes offline.
   std::uint64_t generation() const noexcept;
 
-  /// Implements hub::CloudTwins: IoT Hub's twin over the AMQP upstream; an error at once when
-  /// offline or over MQTT (the twin store then answers from its cache).
+  // Implements hub::CloudTwins, over the identity's twin link pair (AMQP) or its connection's
+  // $iothub/twin/ topics (MQTT), 10 s deadline; an error at once while offline (the twin store
+  // then answers from its cache, or keeps the patch for its next round).
   void fetch_twin(const core::ClientId& id,
                   std::function<void(core::Result<std::string>)> done) override;
+  void update_reported(const core::ClientId& id, std::string patch_json,
+                       std::function<void(core::Result<int>)> done) override;
 
   struct Impl;
 

@@ -78,6 +78,19 @@ TEST(UpstreamTopics, SubscriptionFiltersAndMethodResponses) {
   EXPECT_EQ(method_response_topic(200, "abc"), "$iothub/methods/res/200/?$rid=abc");
 }
 
+TEST(UpstreamTopics, TwinRequestsCarryTheirRequestIdAndTheAnswerFindsIt) {
+  EXPECT_EQ(twin_get_topic("17"), "$iothub/twin/GET/?$rid=17");
+  EXPECT_EQ(reported_patch_topic("18"), "$iothub/twin/PATCH/properties/reported/?$rid=18");
+  // IoT Hub answers a PATCH with 204 and the new reported version after the $rid.
+  auto answer = classify_cloud_topic("$iothub/twin/res/204/?$rid=18&$version=5");
+  EXPECT_EQ(answer.kind, CloudTopicKind::twin_response);
+  EXPECT_EQ(answer.status, 204);
+  EXPECT_EQ(answer.rid, "18");
+  auto refused = classify_cloud_topic("$iothub/twin/res/400/?$rid=19");
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(refused.rid, "19");
+}
+
 TEST(UpstreamTopics, CloudToDeviceTopicsAreClassified) {
   auto c2d = classify_cloud_topic("devices/dev1/messages/devicebound/%24.mid=m1&k=v");
   EXPECT_EQ(c2d.kind, CloudTopicKind::c2d);

@@ -37,6 +37,18 @@ export class TwinStore {
   }
 
   /**
+   * A desired patch as IoT Hub published it, `$version` included (taken as the new version; +1
+   * without one): for a stand-in that sees patches someone else published.
+   */
+  applyPublishedDesired(identity, patch) {
+    if (!isObject(patch)) return;
+    const twin = this.get(identity);
+    const { $version, ...rest } = patch;
+    merge(twin.desired, rest);
+    twin.desired.$version = Number.isInteger($version) ? $version : twin.desired.$version + 1;
+  }
+
+  /**
    * A device's twin request: `operation` GET or PATCH (resource /properties/reported), `body` the
    * request's text. Returns { status, body (object, string or undefined), version? }.
    */
