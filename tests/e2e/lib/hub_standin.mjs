@@ -177,8 +177,11 @@ export class HubStandin extends EventEmitter {
   /** A copy of the identity's twin: { desired: {..., $version}, reported: {..., $version} }. */
   twin(identity) { return structuredClone(this.twins.get(identity)); }
 
-  /** A back-end desired-properties change: bumps $version and notifies subscribed twin links. */
-  updateDesired(identity, patch) { return this.amqp.updateDesired(identity, patch); }
+  /**
+   * A back-end desired-properties change: bumps $version and notifies subscribed twin links
+   * (unless `{ notify: false }`: a lost notification, so the next one shows a version gap).
+   */
+  updateDesired(identity, patch, options) { return this.amqp.updateDesired(identity, patch, options); }
 
   /**
    * A direct method call from the back end: resolves {status, payload} with the device's answer;

@@ -352,10 +352,14 @@ export class AmqpHub {
     reply.link.send(response);
   }
 
-  /** Applies a desired patch and notifies every subscribed twin link of the identity. */
-  updateDesired(identity, patch) {
+  /**
+   * Applies a desired patch and notifies every subscribed twin link of the identity; with
+   * `notify: false` the notification is lost on its way (the next one arrives after a version gap).
+   */
+  updateDesired(identity, patch, { notify = true } = {}) {
     const notification = this.twins.updateDesired(identity, patch);
     let notified = 0;
+    if (!notify) return { version: notification.$version, notified };
     for (const connection of this.connections.values()) {
       for (const entry of connection.linksOf(identity, 'twin', 'sender')) {
         if (!entry.subscribed) continue;
