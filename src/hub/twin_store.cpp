@@ -557,7 +557,12 @@ struct TwinStore::Impl : std::enable_shared_from_this<Impl> {
       sync_results.with({"failed"}).inc();
       ops::log(spdlog::level::debug, fields, "reported properties not synchronised yet: {}",
                r ? "IoT Hub answered " + std::to_string(*r) : r.error().message());
-      return finished(r ? Synced::kept : Synced::unreachable);
+      // Only a connection-level failure says the others would fail too; an identity IoT Hub
+      // refuses (or a full queue) must not hold back the rest of the round.
+      const bool unreachable =
+          !r && (r.error() == Errc::disconnected || r.error() == Errc::timeout ||
+                 r.error() == Errc::shutting_down);
+      return finished(unreachable ? Synced::unreachable : Synced::kept);
     }
     const bool accepted = *r < 300;
     sync_results.with({accepted ? "synced" : "rejected"}).inc();

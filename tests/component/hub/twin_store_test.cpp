@@ -6,6 +6,7 @@
 #include "edgehub/hub/twin_store.hpp"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "component/hub/hub_fixture.hpp"
 #include "edgehub/hub/errors.hpp"
@@ -106,12 +107,14 @@ class ScriptedCloud final : public CloudTwins {
       held = std::move(done);
       return;
     }
+    if (refused.count(id.to_string())) return done(make_error_code(Errc::not_authorized));
     status ? done(*status) : done(make_error_code(Errc::disconnected));
   }
   std::optional<std::string> answer;
   std::vector<std::string> asked;
-  std::optional<int> status;  ///< none: offline
-  bool hold = false;          ///< keep the next patch's `done` in `held`
+  std::optional<int> status;      ///< none: offline
+  bool hold = false;              ///< keep the next patch's `done` in `held`
+  std::set<std::string> refused;  ///< identities IoT Hub does not accept
   std::function<void(core::Result<int>)> held;
   std::vector<std::pair<std::string, Json>> patches;
 };
@@ -416,6 +419,19 @@ TEST_F(TwinStoreTest, WhileIoTHubIsUnreachableARoundStopsAtTheFirstIdentity) {
   cloud.status = 204;
   EXPECT_EQ(sync(), 2u);
   EXPECT_EQ(cloud.patches.size(), 3u);
+}
+
+TEST_F(TwinStoreTest, AnIdentityIoTHubRefusesDoesNotHoldBackTheOthers) {
+  start_twins();
+  ScriptedCloud cloud;
+  cloud.status = 204;
+  cloud.refused.insert("dev1");  // sorts before the module
+  twins_->set_cloud(&cloud);
+  ASSERT_TRUE(report(kDev, R"({"a":1})"));
+  ASSERT_TRUE(report(kMod, R"({"b":2})"));
+  EXPECT_EQ(sync(), 1u);
+  EXPECT_EQ(cloud.patches.size(), 2u);
+  EXPECT_EQ(pending_gauge(), 1.0);  // dev1's patch waits for IoT Hub to accept it
 }
 
 TEST(TwinDesiredDifference, ChangedAndAddedMembersAndNullForRemovedOnes) {
