@@ -136,6 +136,9 @@ struct Listener::State {
         global_budget(global),
         own_budget(std::make_shared<ConnectionBudget>(l.max_connections_per_listener)),
         stats(s),
+        handshakes_ok(s.handshakes.with({std::string(name()), "ok"})),
+        handshakes_failed(s.handshakes.with({std::string(name()), "failed"})),
+        handshakes_timed_out(s.handshakes.with({std::string(name()), "timeout"})),
         handlers(std::move(h)) {}
 
   asio::io_context& io;
@@ -146,6 +149,10 @@ struct Listener::State {
   ConnectionBudget& global_budget;
   std::shared_ptr<ConnectionBudget> own_budget;
   ListenerStats& stats;
+  // This listener's handshake counters, looked up once rather than per connection.
+  ops::Counter& handshakes_ok;
+  ops::Counter& handshakes_failed;
+  ops::Counter& handshakes_timed_out;
   ListenerHandlers handlers;
   bool stopped = false;
 
@@ -170,8 +177,8 @@ using StatePtr = std::shared_ptr<Listener::State>;
 // when the peer left mid-request, or as a timeout) unless nothing of it had arrived — a keep-alive
 // connection closed or idle between requests refused nothing. Answered when the peer can still
 // read: 431 and 413 for the limits, 400 for anything else HTTP/1.1 forbids.
-asio::awaitable<void> refuse_unreadable(Listener::State& state, TlsStream& stream, bool got_some,
-                                        boost::system::error_code ec,
+asio::awaitable<void> refuse_unreadable(Listener::State& state, ServerTlsStream& stream,
+                                        bool got_some, boost::system::error_code ec,
                                         const ops::LogFields& fields) {
   if (!got_some) co_return;
   // The Deadline closes the socket under the pending read.
@@ -197,7 +204,7 @@ asio::awaitable<void> refuse_unreadable(Listener::State& state, TlsStream& strea
   co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> stream,
+asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<ServerTlsStream> stream,
                                   std::shared_ptr<asio::ssl::context> ctx, PeerInfo peer,
                                   ConnectionSlot slot) {
   const ops::LogFields fields{.remote_addr = peer.remote_address, .protocol = "https"};
@@ -253,7 +260,7 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       // waits for the peer's close_notify with no timer armed — a silent peer would hold the
       // connection for ever.
       SSL_set_quiet_shutdown(stream->native_handle(), 1);
-      auto ws = std::make_unique<WebSocketStream>(std::move(*stream));
+      auto ws = std::make_unique<ServerWebSocketStream>(std::move(*stream));
       ws->set_option(websocket::stream_base::decorator([token](websocket::response_type& res) {
         res.set(http::field::sec_websocket_protocol, token);
         res.set(http::field::server, "edgehubd");
@@ -276,9 +283,9 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
       state->stats.websocket.with({which, "accepted"}).inc();
       peer.kind = TransportKind::websocket;
       peer.subprotocol = token;
-      (*handler)(std::make_unique<WebSocketTransport>(std::move(ws), std::move(ctx),
-                                                      std::move(peer), std::move(slot),
-                                                      &state->stats.protocol_errors));
+      (*handler)(std::make_unique<ServerWebSocketTransport>(std::move(ws), std::move(ctx),
+                                                            std::move(peer), std::move(slot),
+                                                            &state->stats.protocol_errors));
       co_return;
     }
     {
@@ -307,7 +314,7 @@ asio::awaitable<void> serve_https(StatePtr state, std::unique_ptr<TlsStream> str
     state->stats.https_bytes_out.inc(sent);
     if (ec || !keep_alive) break;
   }
-  TlsTransport transport(std::move(stream), std::move(ctx), std::move(peer), std::move(slot));
+  ServerTlsTransport transport(std::move(stream), std::move(ctx), std::move(peer), std::move(slot));
   co_await transport.shutdown();
 }
 
@@ -321,23 +328,22 @@ asio::awaitable<void> handle_connection(StatePtr state, tcp::socket socket, Conn
 
   auto ctx = state->tls.current();
   if (!ctx) co_return;  // start() refuses to run without a context; a race with stop() only
-  auto stream = std::make_unique<TlsStream>(std::move(socket), *ctx);
+  auto stream = std::make_unique<ServerTlsStream>(std::move(socket), *ctx);
   {
     Deadline deadline(stream->get_executor(), stream->next_layer(),
                       state->limits.tls_handshake_timeout);
-    co_await stream->async_handshake(asio::ssl::stream_base::server,
-                                     asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream->async_handshake(asio::redirect_error(asio::use_awaitable, ec));
   }
   if (ec) {
     const bool timed_out =
         ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
-    state->stats.handshakes.with({peer.listener, timed_out ? "timeout" : "failed"}).inc();
+    (timed_out ? state->handshakes_timed_out : state->handshakes_failed).inc();
     ops::log(spdlog::level::debug, fields, "TLS handshake {}: {}",
              timed_out ? "timed out" : "failed", ec.message());
     co_return;
   }
-  state->stats.handshakes.with({peer.listener, "ok"}).inc();
-  fill_tls_peer_info(*stream, peer);
+  state->handshakes_ok.inc();
+  fill_tls_peer_info(stream->native_handle(), peer);
 
   if (state->kind == Listener::Kind::https) {
     co_await serve_https(state, std::move(stream), std::move(ctx), std::move(peer),
@@ -346,8 +352,8 @@ asio::awaitable<void> handle_connection(StatePtr state, tcp::socket socket, Conn
   }
   const auto& handler =
       state->kind == Listener::Kind::mqtt ? state->handlers.mqtt : state->handlers.amqp;
-  handler(std::make_unique<TlsTransport>(std::move(stream), std::move(ctx), std::move(peer),
-                                         std::move(slot)));
+  handler(std::make_unique<ServerTlsTransport>(std::move(stream), std::move(ctx), std::move(peer),
+                                               std::move(slot)));
 }
 
 asio::awaitable<void> accept_loop(StatePtr state) {

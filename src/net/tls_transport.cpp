@@ -8,6 +8,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <concepts>
+#include <type_traits>
 
 namespace edgehub::net {
 
@@ -19,6 +21,15 @@ namespace {
 
 // How long a graceful close may wait for the peer's close_notify or close frame.
 constexpr auto kShutdownDeadline = std::chrono::milliseconds(500);
+// A TLS record carries at most 16 KiB of plaintext, and a TLS read returns one record at most.
+constexpr std::size_t kReadBufferBytes = 16 * 1024;
+
+// One per I/O thread: read_available() fills it and returns without suspending in between, so a
+// connection's bytes are processed before any other connection on the thread reads into it.
+std::byte* thread_read_buffer() {
+  thread_local const auto buffer = std::make_unique_for_overwrite<std::byte[]>(kReadBufferBytes);
+  return buffer.get();
+}
 
 std::string to_der(X509* cert) {
   const int len = i2d_X509(cert, nullptr);
@@ -29,16 +40,22 @@ std::string to_der(X509* cert) {
   return der;
 }
 
+template <typename S>
+concept RawTls = std::same_as<S, TlsStream> || std::same_as<S, ServerTlsStream>;
+
 // TLS: a read is whatever arrived; a write is the whole buffer; the graceful close is
 // close_notify.
-asio::awaitable<std::size_t> read_bytes(TlsStream& s, asio::mutable_buffer b, error_code& ec,
+template <RawTls Stream>
+asio::awaitable<std::size_t> read_bytes(Stream& s, asio::mutable_buffer b, error_code& ec,
                                         ops::CounterFamily*) {
   co_return co_await s.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
 }
-asio::awaitable<void> write_all(TlsStream& s, asio::const_buffer b, error_code& ec) {
+template <RawTls Stream>
+asio::awaitable<void> write_all(Stream& s, asio::const_buffer b, error_code& ec) {
   co_await asio::async_write(s, b, asio::redirect_error(asio::use_awaitable, ec));
 }
-asio::awaitable<void> graceful_close(TlsStream& s, error_code& ec) {
+template <RawTls Stream>
+asio::awaitable<void> graceful_close(Stream& s, error_code& ec) {
   co_await s.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
 }
 
@@ -46,10 +63,12 @@ asio::awaitable<void> graceful_close(TlsStream& s, error_code& ec) {
 // 3.1.1 §6 and AMQP over WebSocket both require binary); each write is one binary message; the
 // graceful close is a close frame. Beast itself answers a frame that breaks RFC 6455 with its
 // close code (1002, 1009) before the read fails.
-asio::awaitable<void> write_all(WebSocketStream& s, asio::const_buffer b, error_code& ec) {
+template <RawTls Next>
+asio::awaitable<void> write_all(websocket::stream<Next>& s, asio::const_buffer b, error_code& ec) {
   co_await s.async_write(b, asio::redirect_error(asio::use_awaitable, ec));
 }
-asio::awaitable<void> graceful_close(WebSocketStream& s, error_code& ec,
+template <RawTls Next>
+asio::awaitable<void> graceful_close(websocket::stream<Next>& s, error_code& ec,
                                      websocket::close_code code = websocket::close_code::normal) {
   co_await s.async_close(code, asio::redirect_error(asio::use_awaitable, ec));
 }
@@ -72,8 +91,9 @@ asio::awaitable<void> close_within_deadline(Stream& stream, Code... code) {
   deadline.cancel();
 }
 
-asio::awaitable<std::size_t> read_bytes(WebSocketStream& s, asio::mutable_buffer b, error_code& ec,
-                                        ops::CounterFamily* protocol_errors) {
+template <RawTls Next>
+asio::awaitable<std::size_t> read_bytes(websocket::stream<Next>& s, asio::mutable_buffer b,
+                                        error_code& ec, ops::CounterFamily* protocol_errors) {
   const auto n = co_await s.async_read_some(b, asio::redirect_error(asio::use_awaitable, ec));
   if (!ec && s.got_text()) {
     if (protocol_errors) {
@@ -90,15 +110,16 @@ asio::awaitable<std::size_t> read_bytes(WebSocketStream& s, asio::mutable_buffer
   co_return n;
 }
 
-void prepare(TlsStream&) {}
-void prepare(WebSocketStream& s) {
+template <RawTls Stream>
+void prepare(Stream&) {}
+template <RawTls Next>
+void prepare(websocket::stream<Next>& s) {
   s.binary(true);
 }
 
 }  // namespace
 
-void fill_tls_peer_info(TlsStream& stream, PeerInfo& peer) {
-  SSL* ssl = stream.native_handle();
+void fill_tls_peer_info(SSL* ssl, PeerInfo& peer) {
   if (X509* leaf = SSL_get1_peer_certificate(ssl)) {
     peer.client_cert_chain_der.push_back(to_der(leaf));
     // On the server side the peer chain excludes the leaf.
@@ -139,6 +160,37 @@ asio::awaitable<core::Result<std::size_t>> StreamTransport<Stream>::read_some(
 }
 
 template <typename Stream>
+asio::awaitable<core::Result<std::span<const std::byte>>>
+StreamTransport<Stream>::read_available() {
+  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
+    using Progress = ServerTlsStream::Progress;
+    for (;;) {
+      // Fetched again after every wait: the coroutine may resume on another thread.
+      std::byte* buffer = thread_read_buffer();
+      error_code ec;
+      std::size_t n = 0;
+      const auto progress = stream_->attempt(ServerTlsStream::Step::read,
+                                             asio::buffer(buffer, kReadBufferBytes), {}, ec, n);
+      if (progress == Progress::done) {
+        if (ec) co_return ec;
+        co_return std::span<const std::byte>(buffer, n);
+      }
+      // Only after the socket said it had nothing: readiness that arrives later is a new event.
+      co_await stream_->next_layer().async_wait(progress == Progress::want_read
+                                                    ? asio::ip::tcp::socket::wait_read
+                                                    : asio::ip::tcp::socket::wait_write,
+                                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return ec;
+    }
+  } else {
+    if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kReadBufferBytes);
+    const auto n = co_await read_some(asio::buffer(read_buffer_.get(), kReadBufferBytes));
+    if (!n) co_return n.error();
+    co_return std::span<const std::byte>(read_buffer_.get(), *n);
+  }
+}
+
+template <typename Stream>
 asio::awaitable<core::Result<void>> StreamTransport<Stream>::write(asio::const_buffer b) {
   error_code ec;
   co_await write_all(*stream_, b, ec);
@@ -160,5 +212,7 @@ void StreamTransport<Stream>::close() noexcept {
 
 template class StreamTransport<TlsStream>;
 template class StreamTransport<WebSocketStream>;
+template class StreamTransport<ServerTlsStream>;
+template class StreamTransport<ServerWebSocketStream>;
 
 }  // namespace edgehub::net

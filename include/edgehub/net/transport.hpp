@@ -12,6 +12,7 @@
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,11 @@ class Transport {
   /// Reads at least one byte; an error (eof, reset, cancelled, timeout) ends the stream.
   virtual boost::asio::awaitable<core::Result<std::size_t>> read_some(
       boost::asio::mutable_buffer b) = 0;
+  /// Reads at least one byte into the transport's own buffer; the bytes stay valid until the
+  /// caller's next co_await. TLS on the device listeners waits for data without any buffer and
+  /// reads into one buffer per thread, so an idle connection holds none (design.md §9: idle memory
+  /// per connection); the other transports keep one buffer each.
+  virtual boost::asio::awaitable<core::Result<std::span<const std::byte>>> read_available() = 0;
   /// Writes the whole buffer.
   virtual boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) = 0;
   /// Graceful close (TLS close_notify / WebSocket close frame), bounded in time.
