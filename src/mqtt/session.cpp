@@ -42,7 +42,6 @@ SessionStats::SessionStats(ops::Registry& r)
 
 namespace {
 
-constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // Store state namespace of persistent (clean session 0) MQTT sessions: key = client id,
 // value = one byte of hub::Subscription bits.
 constexpr std::string_view kSessionNamespace = "mqtt.session";
@@ -211,7 +210,6 @@ asio::awaitable<void> Session::run() {
   asio::co_spawn(executor_, write_loop(), asio::detached);
   execute(conn_.start(ctx_.clock->steady_now()));
 
-  std::vector<std::byte> buffer(kReadBufferBytes);
   auto& bytes_in = ctx_.stats->bytes_in.with({"mqtt"});
   const auto max_pending = std::max<std::uint32_t>(1, ctx_.limits->max_inflight_per_connection);
   while (!closing_) {
@@ -222,13 +220,14 @@ asio::awaitable<void> Session::run() {
       read_wake_.expires_at(asio::steady_timer::time_point::max());
     }
     if (closing_) break;
-    auto n = co_await transport_->read_some(asio::buffer(buffer));
-    if (!n) {
-      if (!closing_) begin_close(n.error(), "connection lost");
+    // No read buffer of its own: an idle session holds none (net::Transport::read_available).
+    const auto bytes = co_await transport_->read_available();
+    if (!bytes) {
+      if (!closing_) begin_close(bytes.error(), "connection lost");
       break;
     }
-    bytes_in.inc(*n);
-    execute(conn_.on_bytes(std::span(buffer.data(), *n), ctx_.clock->steady_now()));
+    bytes_in.inc(bytes->size());
+    execute(conn_.on_bytes(*bytes, ctx_.clock->steady_now()));
   }
   if (!clean_disconnect_ && connected_) publish_will();
   for (auto& [id, done] : inflight_done_)
@@ -321,11 +320,18 @@ void Session::on_connect(proto::Connect&& connect) {
   const auto keep_alive = connect.keep_alive;
   auto self = shared_from_this();
   if (connect.clean_session) {
-    // A clean session discards whatever an earlier persistent session left.
-    ctx_.store->async_erase_state(
+    // A clean session discards whatever an earlier persistent session left. Most clients never
+    // had one: a read finds out, and spares them a durable delete (a store commit per connect).
+    ctx_.store->async_get_state(
         std::string(kSessionNamespace), key,
-        asio::bind_executor(executor_, [self, auth = *auth, keep_alive](core::Result<bool>) {
-          self->finish_connect(false, auth, keep_alive);
+        asio::bind_executor(executor_, [self, auth = *auth, keep_alive, key](
+                                           core::Result<std::optional<std::vector<std::byte>>> r) {
+          if (r && !r->has_value()) return self->finish_connect(false, auth, keep_alive);
+          self->ctx_.store->async_erase_state(
+              std::string(kSessionNamespace), key,
+              asio::bind_executor(self->executor_, [self, auth, keep_alive](core::Result<bool>) {
+                self->finish_connect(false, auth, keep_alive);
+              }));
         }));
     return;
   }
