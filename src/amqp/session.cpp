@@ -39,7 +39,6 @@ SessionStats::SessionStats(ops::Registry& r)
 
 namespace {
 
-constexpr std::size_t kReadBufferBytes = 16 * 1024;
 // A slow consumer may hold this much unsent data before the connection is closed for it.
 constexpr std::size_t kMaxOutboxBytes = 4 * 1024 * 1024;
 // After our close frame, how long the peer gets to close its side before the socket is closed.
@@ -234,17 +233,17 @@ asio::awaitable<void> Session::run() {
   });
   flush();
 
-  std::vector<std::byte> buffer(kReadBufferBytes);
   auto& bytes_in = ctx_.stats->bytes_in.with({protocol_});
   while (!ended_) {
-    auto n = co_await transport_->read_some(asio::buffer(buffer));
-    if (!n) {
+    // No read buffer of its own: an idle connection holds none (net::Transport::read_available).
+    const auto bytes = co_await transport_->read_available();
+    if (!bytes) {
       // Proton would count a socket we closed ourselves as the peer's abort.
       if (!closed_and_counted_) engine([&] { conn_.on_input_closed(); });
       break;
     }
-    bytes_in.inc(*n);
-    engine([&] { conn_.on_input(std::span(buffer.data(), *n)); });
+    bytes_in.inc(bytes->size());
+    engine([&] { conn_.on_input(*bytes); });
   }
   ended_ = true;
   const auto why = conn_.error_text();
