@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "identity/crypto.hpp"
+
 namespace edgehub::identity {
 namespace {
 
@@ -37,6 +39,28 @@ TEST(Base64, StrictDecodingRefusesSloppyInput) {
        {"Zg", "Zg=", "Zm9v\n", " Zm9v", "Zg==Zg==", "Z===", "Zm-v", "Zm_v", "Zm9v====", "=Zm9"}) {
     EXPECT_EQ(decode_base64(bad), std::nullopt) << bad;
   }
+}
+
+// RFC 4231 test cases 1 and 2, and the empty key (what a SAS signature is checked with).
+TEST(HmacSha256, KnownAnswers) {
+  const auto hex = [](const detail::Sha256& mac) {
+    std::string out;
+    for (const unsigned char b : mac) {
+      out += "0123456789abcdef"[b >> 4];
+      out += "0123456789abcdef"[b & 15];
+    }
+    return out;
+  };
+  const Bytes key1(20, 0x0b);
+  EXPECT_EQ(hex(detail::hmac_sha256(key1, "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  EXPECT_EQ(hex(detail::hmac_sha256(bytes("Jefe"), "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  EXPECT_EQ(hex(detail::hmac_sha256({}, "")),
+            "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  // The same key again, after another: nothing of one MAC leaks into the next.
+  EXPECT_EQ(hex(detail::hmac_sha256(key1, "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
 }
 
 TEST(GenerateKey, Is32RandomBytesInBase64) {
