@@ -37,6 +37,19 @@ std::string normalise_san(const std::string& san) {
   return lower;
 }
 
+/// The server key follows the Edge CA's family: an RSA Edge CA gets an RSA 2048 server key (for
+/// devices and stacks that want RSA all the way), an EC one an EC P-256 key (the cheaper
+/// handshake). Unreadable keys fall back to EC; loading the Edge CA has already checked them.
+KeyAlgorithm server_key_algorithm(const EdgeCa& ca) {
+  auto key = ossl::parse_private_key(ca.key_pem);
+  return key && EVP_PKEY_get_base_id(key->get()) == EVP_PKEY_RSA ? KeyAlgorithm::rsa2048
+                                                                 : KeyAlgorithm::ec_p256;
+}
+
+bool is_rsa(KeyAlgorithm algorithm) {
+  return algorithm == KeyAlgorithm::rsa2048 || algorithm == KeyAlgorithm::rsa3072;
+}
+
 /// Parses a persisted or in-memory identity's leaf and fills the derived fields.
 core::Result<ServerIdentity> identity_from(std::string cert_pem, std::string key_pem,
                                            const EdgeCa& ca, std::string& why) {
@@ -175,7 +188,7 @@ core::Result<ServerIdentity> issue_server_cert(const EdgeCa& ca, const ServerCer
   spec.digital_signature = true;
   spec.subject_alt_names = policy.sans();
   KeyAndCertificate issuer{ca.cert_pem, ca.key_pem};
-  auto pair = make_certificate(spec, KeyAlgorithm::ec_p256, &issuer, why);
+  auto pair = make_certificate(spec, server_key_algorithm(ca), &issuer, why);
   if (!pair) return pair.error();
   return identity_from(std::move(pair->cert_pem), std::move(pair->key_pem), ca, why);
 }
@@ -193,6 +206,8 @@ std::optional<std::string> reissue_reason(const ServerIdentity& current, const E
   if (!leaf || !issuer || !ossl::issued_by(leaf->front().get(), issuer->front().get())) {
     return "issued by another Edge CA";
   }
+  const bool leaf_rsa = EVP_PKEY_get_base_id(X509_get0_pubkey(leaf->front().get())) == EVP_PKEY_RSA;
+  if (leaf_rsa != is_rsa(server_key_algorithm(ca))) return "key type differs from the Edge CA's";
   return std::nullopt;
 }
 

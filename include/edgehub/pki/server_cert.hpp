@@ -25,7 +25,7 @@ namespace edgehub::pki {
 struct ServerIdentity {
   std::string cert_pem;   ///< the server certificate alone
   std::string chain_pem;  ///< server certificate, then the Edge CA chain: what handshakes send
-  std::string key_pem;    ///< EC P-256, PKCS#8
+  std::string key_pem;    ///< EC P-256 (RSA 2048 under an RSA Edge CA), PKCS#8
   SystemTime not_before;
   SystemTime not_after;
   std::string serial_hex;
@@ -50,16 +50,17 @@ struct ServerCertPolicy {
 SystemTime renewal_time(SystemTime not_before, SystemTime not_after);
 SystemTime renewal_time(const ServerIdentity& identity);
 
-/// Issues a new server certificate: new EC P-256 key, SANs from `policy` (IP addresses detected),
-/// serverAuth EKU, digitalSignature keyUsage, CA:FALSE, random serial, valid from shortly before
-/// `now` for policy.validity but never past the Edge CA's notAfter. No I/O. Errors: invalid_name
-/// (a SAN or hostname unusable), certificate_expired (the Edge CA has no validity left),
-/// crypto_failure.
+/// Issues a new server certificate: new EC P-256 key (RSA 2048 when the Edge CA's key is RSA), SANs
+/// from `policy` (IP addresses detected), serverAuth EKU, digitalSignature keyUsage, CA:FALSE,
+/// random serial, valid from shortly before `now` for policy.validity but never past the Edge CA's
+/// notAfter. No I/O. Errors: invalid_name (a SAN or hostname unusable), certificate_expired (the
+/// Edge CA has no validity left), crypto_failure.
 core::Result<ServerIdentity> issue_server_cert(const EdgeCa& ca, const ServerCertPolicy& policy,
                                                SystemTime now, std::string& why);
 
 /// Whether `current` must be replaced: returns the reason ("SAN set changed", "past renewal
-/// time", "issued by another Edge CA", ...), or nullopt to keep it. Pure: no I/O.
+/// time", "issued by another Edge CA", "key type differs from the Edge CA's", ...), or nullopt
+/// to keep it. Pure: no I/O.
 std::optional<std::string> reissue_reason(const ServerIdentity& current, const EdgeCa& ca,
                                           const ServerCertPolicy& policy, SystemTime now);
 

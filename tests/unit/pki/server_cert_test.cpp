@@ -124,14 +124,30 @@ TEST(ServerCertIssue, ValidityDefaultsToPolicyAndIsCappedByEdgeCa) {
   EXPECT_EQ(verify_chain(c->chain_pem, capped.files.root.cert_pem, t0() + 9 * kDay), X509_V_OK);
 }
 
-TEST(ServerCertIssue, RsaEdgeCaIssuesEcServerCert) {
-  CaOptions rsa;
-  rsa.algorithm = KeyAlgorithm::rsa2048;
-  Gateway s(rsa);
-  std::string why;
-  auto id = issue_server_cert(s.ca, s.policy, t0(), why);
-  ASSERT_TRUE(id) << why;
-  EXPECT_EQ(verify_chain(id->chain_pem, s.files.root.cert_pem, t0()), X509_V_OK);
+/// The leaf's key: {EVP_PKEY base id, bits}.
+std::pair<int, int> leaf_key(const std::string& chain_pem) {
+  auto chain = parse_all(chain_pem);
+  EVP_PKEY* key = X509_get0_pubkey(chain.front().get());
+  return {EVP_PKEY_get_base_id(key), EVP_PKEY_get_bits(key)};
+}
+
+TEST(ServerCertIssue, KeyFollowsTheEdgeCaFamily) {
+  const std::pair<KeyAlgorithm, std::pair<int, int>> cases[] = {
+      {KeyAlgorithm::ec_p256, {EVP_PKEY_EC, 256}},
+      {KeyAlgorithm::ec_p384, {EVP_PKEY_EC, 256}},
+      {KeyAlgorithm::rsa2048, {EVP_PKEY_RSA, 2048}},
+      {KeyAlgorithm::rsa3072, {EVP_PKEY_RSA, 2048}},
+  };
+  for (const auto& [edge_ca_key, expected] : cases) {
+    CaOptions options;
+    options.algorithm = edge_ca_key;
+    Gateway s(options);
+    std::string why;
+    auto id = issue_server_cert(s.ca, s.policy, t0(), why);
+    ASSERT_TRUE(id) << why;
+    EXPECT_EQ(leaf_key(id->chain_pem), expected) << static_cast<int>(edge_ca_key);
+    EXPECT_EQ(verify_chain(id->chain_pem, s.files.root.cert_pem, t0()), X509_V_OK);
+  }
 }
 
 TEST(ServerCertIssue, OneMinuteValidityForRenewalTests) {
@@ -241,6 +257,33 @@ TEST(ServerCertPersist, ReissuesWhenEdgeCaChanges) {
   EXPECT_EQ(second->reason, "issued by another Edge CA");
   EXPECT_EQ(verify_chain(second->identity.chain_pem, other.files.root.cert_pem, t0() + 1h),
             X509_V_OK);
+}
+
+TEST(ServerCertPersist, ReissuesWhenItsKeyTypeIsNotTheEdgeCas) {
+  CaOptions rsa;
+  rsa.algorithm = KeyAlgorithm::rsa2048;
+  Gateway s(rsa);
+  // Valid in every other respect: what an RSA Edge CA issued before the key followed its family.
+  CertificateSpec spec;
+  spec.common_name = s.policy.hostname;
+  spec.not_before = t0() - kDay;
+  spec.not_after = t0() + 90 * kDay;
+  spec.server_auth = true;
+  spec.subject_alt_names = s.policy.sans();
+  const KeyAndCertificate issuer{s.ca.cert_pem, s.ca.key_pem};
+  ServerIdentity current;
+  current.not_before = spec.not_before;
+  current.not_after = spec.not_after;
+  current.subject_alt_names = s.policy.sans();
+  std::string why;
+  auto ec = make_certificate(spec, KeyAlgorithm::ec_p256, &issuer, why);
+  ASSERT_TRUE(ec) << why;
+  current.cert_pem = ec->cert_pem;
+  EXPECT_EQ(reissue_reason(current, s.ca, s.policy, t0()), "key type differs from the Edge CA's");
+  auto matching = make_certificate(spec, KeyAlgorithm::rsa2048, &issuer, why);
+  ASSERT_TRUE(matching) << why;
+  current.cert_pem = matching->cert_pem;
+  EXPECT_EQ(reissue_reason(current, s.ca, s.policy, t0()), std::nullopt);
 }
 
 TEST(ServerCertPersist, ReissuesPastRenewalTime) {
