@@ -86,7 +86,7 @@ for ((round = 1; round <= reps; round++)); do
   for system in $(order "$round"); do
     progress "round $round/$reps: $system: connection storm ($storm_n)"
     scenario_storm "$system" ec "$storm_n"
-    if [[ $system == mosquitto ]]; then scenario_storm mosquitto rsa "$storm_n"; fi
+    scenario_storm "$system" rsa "$storm_n"
     progress "round $round/$reps: $system: steady $rate msg/s"
     scenario_steady "$system" all "$rate" "$seconds"
     if [[ $system == edgehubd ]]; then

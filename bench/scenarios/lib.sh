@@ -59,10 +59,14 @@ setup_pki() {
   local devices=$1
   mkdir -p "$WORK"
   "$EDGEHUBCTL" certs demo --dir "$WORK/pki" --edge-name gw >/dev/null
+  # An RSA Edge CA: edgehubd's server key follows the Edge CA's type (docs/pki.md).
+  "$EDGEHUBCTL" certs demo --dir "$WORK/pki-rsa" --edge-name gw --rsa >/dev/null
   server_cert broker-b ec
   server_cert mosquitto-a-ec ec
   server_cert mosquitto-a-rsa rsa
   CA="$WORK/pki/certs/azure-iot-test-only.root.ca.cert.pem"
+  # edgehubd's trust bundle: both demo roots (its Edge CA's, and the one broker B's chains to).
+  cat "$CA" "$WORK/pki-rsa/certs/azure-iot-test-only.root.ca.cert.pem" >"$WORK/trust-bundle.pem"
   awk -v n="$devices" -v key="$DEVICE_KEY" 'BEGIN {
     for (i = 0; i < n; i++) printf "[[device]]\nid = \"dev-%05d\"\nprimary_key = \"%s\"\n\n", i, key
   }' >"$WORK/identities.toml"
@@ -116,17 +120,20 @@ start_mosquitto_a() {
   SUT_STATE=""
 }
 
-# start_edgehubd ROUTE: the system under test with one route into $upstream, upstream over MQTT
-# to B; sets SUT_PID, SUT_PORT (MQTT), SUT_AMQP_PORT, SUT_ARGS, SUT_STATE (its store directory).
+# start_edgehubd ROUTE [ec|rsa]: the system under test with one route into $upstream, upstream
+# over MQTT to B, its server key from the demo PKI's EC (default) or RSA Edge CA; sets SUT_PID,
+# SUT_PORT (MQTT), SUT_AMQP_PORT, SUT_ARGS, SUT_STATE (its store directory).
 start_edgehubd() {
-  local route=$1 https metrics
+  local route=$1 pki="$WORK/pki" https metrics
+  [[ ${2:-ec} == rsa ]] && pki="$WORK/pki-rsa"
+  local ca="$pki/certs/azure-iot-test-only.root.ca.cert.pem"
   read -r SUT_PORT SUT_AMQP_PORT https metrics < <(free_ports 4)
   SUT_STATE="$WORK/state-$SUT_PORT"
   mkdir -p "$SUT_STATE"
   chmod 700 "$SUT_STATE"
   cat >"$WORK/edgehubd.toml" <<TOML
 hostname = "$GW_HOST"
-trust_bundle_cert = "file://$CA"
+trust_bundle_cert = "file://$WORK/trust-bundle.pem"
 parent_hostname = "localhost"
 
 [provisioning]
@@ -135,8 +142,8 @@ connection_string = "HostName=$HUB_HOST:$B_TLS;DeviceId=gw;SharedAccessKey=$DEVI
 edgehub_module_key = "$DEVICE_KEY"
 
 [edge_ca]
-cert = "file://$WORK/pki/certs/iot-edge-device-ca-gw-full-chain.cert.pem"
-pk = "file://$WORK/pki/private/iot-edge-device-ca-gw.key.pem"
+cert = "file://$pki/certs/iot-edge-device-ca-gw-full-chain.cert.pem"
+pk = "file://$pki/private/iot-edge-device-ca-gw.key.pem"
 
 [gateway]
 device_id = "gw"
@@ -162,7 +169,7 @@ TOML
     --log-level warn 2>>"$WORK/edgehubd.log" &
   SUT_PID=$!
   wait_port "$SUT_PORT" || die "edgehubd did not start: $(tail -20 "$WORK/edgehubd.log")"
-  SUT_ARGS=(--target "127.0.0.1:$SUT_PORT" --ca "$CA" --sni "$GW_HOST" --key "$DEVICE_KEY"
+  SUT_ARGS=(--target "127.0.0.1:$SUT_PORT" --ca "$ca" --sni "$GW_HOST" --key "$DEVICE_KEY"
             --hub "$HUB_HOST")
 }
 
