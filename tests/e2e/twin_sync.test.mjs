@@ -18,8 +18,9 @@ import amqpSdk from 'azure-iot-device-amqp';
 import mqttSdk from 'azure-iot-device-mqtt';
 
 import { freePorts, startGateway, waitFor, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
-import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
+import { HubStandin } from './lib/hub_standin.mjs';
 import { MosquittoHub, TwinResponder } from './lib/hub_standin/mqtt_twins.mjs';
+import { hubCertificateFrom, provisioning } from './lib/upstream_setup.mjs';
 
 const { Client } = deviceSdk;
 const GW_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
@@ -67,16 +68,10 @@ describe('twins over the AMQP upstream to the IoT Hub stand-in', () => {
     ports = { amqpsPort, wssPort: httpsPort, httpsPort };
     gateway = await startGateway({
       devices: DEVICES,
-      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-                 `connection_string = "HostName=${HUB_HOST}:${amqpsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-                 `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+      preamble: provisioning({ port: amqpsPort, deviceKey: GW_KEY, edgehubKey: EDGEHUB_KEY }),
       extraGateway: 'upstream_protocol = "amqp"',
     });
-    const pki = path.join(gateway.dir, 'pki');
-    const { key: tlsKey, cert: tlsCert } = signServerCertificate({
-      dir: path.join(gateway.dir, 'hub'), names: [HUB_HOST, 'localhost'],
-      rootCert: path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem'),
-      rootKey: path.join(pki, 'private/azure-iot-test-only.root.ca.key.pem') });
+    const { tlsKey, tlsCert } = hubCertificateFrom(gateway);
     const identities = { [EDGE_DEVICE]: { primaryKey: GW_KEY, edge: true },
                          [`${EDGE_DEVICE}/$edgeHub`]: { primaryKey: EDGEHUB_KEY } };
     for (const id of DEVICES) identities[id] = { primaryKey: GW_KEY, parent: EDGE_DEVICE };
@@ -172,9 +167,7 @@ describe('twins over the MQTT upstream (mosquitto with a twin responder standing
     const [tlsPort, plainPort] = await freePorts(2);
     gateway = await startGateway({
       devices: ['sensor-1'],
-      preamble: ['parent_hostname = "localhost"', '[provisioning]', 'source = "manual"',
-                 `connection_string = "HostName=${HUB_HOST}:${tlsPort};DeviceId=${EDGE_DEVICE};SharedAccessKey=${GW_KEY}"`,
-                 `edgehub_module_key = "${EDGEHUB_KEY}"`].join('\n'),
+      preamble: provisioning({ port: tlsPort, deviceKey: GW_KEY, edgehubKey: EDGEHUB_KEY }),
       extraGateway: 'upstream_protocol = "mqtt"',
     });
     const pki = path.join(gateway.dir, 'pki');
