@@ -77,11 +77,13 @@ export class HubStandin extends EventEmitter {
    *  scope API) on `wssPort` and `httpsPort` (may be the same port). Any may be omitted. */
   async start({ amqpsPort, wssPort, httpsPort } = {}) {
     if (this.servers.length) throw new Error('the hub stand-in is already started');
-    const tlsOptions = { key: this.tlsKey, cert: this.tlsCert, minVersion: 'TLSv1.2' };
+    // As IoT Hub, a client certificate is asked for but optional (X.509 devices present one).
+    const tlsOptions = { key: this.tlsKey, cert: this.tlsCert, minVersion: 'TLSv1.2',
+                         requestCert: true, rejectUnauthorized: false };
     this.ports = { amqpsPort, wssPort, httpsPort };
     if (amqpsPort !== undefined) {
       const server = tls.createServer(tlsOptions);
-      server.on('secureConnection', (socket) => this.amqp.accept(socket, 'amqps'));
+      server.on('secureConnection', (socket) => this.amqp.accept(socket, 'amqps', socket));
       await this.serve(server, amqpsPort);
       redirectTls(this.hubName, 5671, amqpsPort);
     }
@@ -126,7 +128,7 @@ export class HubStandin extends EventEmitter {
     };
     if (url.pathname !== WEBSOCKET_PATH) return refuse(404, 'Not Found');
     if (!offeredAmqpProtocol(request.headers['sec-websocket-protocol'])) return refuse(400, 'Bad Request');
-    webSockets.handleUpgrade(request, socket, head, (webSocket) => this.amqp.accept(webSocket, 'wss'));
+    webSockets.handleUpgrade(request, socket, head, (webSocket) => this.amqp.accept(webSocket, 'wss', socket));
   }
 
   /** Closes every listener and connection at once, as an outage would. start() may follow. */

@@ -127,12 +127,20 @@ export class AmqpHub {
     return mechanisms;
   }
 
-  /** Serves a new transport: a TLS socket, or a ws WebSocket (`transport` 'amqps' or 'wss'). */
-  accept(socket, transport) {
+  /** Serves a new transport: a TLS socket, or a ws WebSocket (`transport` 'amqps' or 'wss');
+   *  `tlsSocket` carries it. A client certificate whose subject CN names a registry identity
+   *  with X.509 authentication (`x509Ca` or `x509Thumbprint`) authenticates that identity for
+   *  the whole connection, as IoT Hub does (the stand-in checks the name only, not the chain). */
+  accept(socket, transport, tlsSocket) {
     const id = `amqp-${this.nextConnection++}`;
     const rheaConnection = this.container.create_connection({ id });
     const connection = new HubConnection(id, transport, rheaConnection);
     this.connections.set(id, connection);
+    connection.clientCertificate = tlsSocket?.getPeerCertificate()?.subject?.CN ?? null;
+    const certified = connection.clientCertificate && this.registry.get(connection.clientCertificate);
+    if (certified?.x509Ca || certified?.x509Thumbprint) {
+      connection.grants.set(connection.clientCertificate, { via: 'x509' });
+    }
     rheaConnection.on('connection_open', (context) => this.onOpen(connection, context));
     rheaConnection.on('receiver_open', (context) => this.onLinkOpen(connection, context.receiver, 'receiver'));
     rheaConnection.on('sender_open', (context) => this.onLinkOpen(connection, context.sender, 'sender'));
@@ -491,6 +499,7 @@ export class AmqpHub {
   describe(connection) {
     return { id: connection.id, transport: connection.transport, saslMechanism: connection.saslMechanism,
              hostname: connection.hostname, containerId: connection.containerId,
+             clientCertificate: connection.clientCertificate,
              identities: [...connection.grants.keys()] };
   }
 
