@@ -8,8 +8,6 @@
 //   (lib/hub_standin/mqtt_twins.mjs): a twin GET answers IoT Hub's twin, reported properties
 //   reach it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -46,23 +44,9 @@ function report(twin, patch) {
   return new Promise((resolve, reject) => twin.properties.reported.update(patch, (e) => (e ? reject(e) : resolve())));
 }
 
-/** Starts edgehubd again on the same config and state_dir (after a kill -9). */
-async function restartGateway(gateway) {
-  const child = spawn(process.env.EDGEHUBD_BINARY,
-                      ['--config', path.join(gateway.dir, 'config.toml'), '--log-target', 'stderr',
-                       '--log-level', 'debug'],
-                      { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr.on('data', (c) => { log += c.toString(); });
-  gateway.log = () => log;
-  await waitFor(() => log.includes(' ready: ') || child.exitCode !== null, 'edgehubd to restart');
-  assert.equal(child.exitCode, null, log);
-  return child;
-}
-
 describe('twins over the AMQP upstream to the IoT Hub stand-in', () => {
   const DEVICES = ['sensor-1', 'sensor-2', 'sensor-3'];
-  let gateway; let hub; let ports; let restarted;
+  let gateway; let hub; let ports;
   before(async () => {
     const [amqpsPort, httpsPort] = await freePorts(2);
     ports = { amqpsPort, wssPort: httpsPort, httpsPort };
@@ -80,14 +64,7 @@ describe('twins over the AMQP upstream to the IoT Hub stand-in', () => {
   });
   after(async () => {
     await hub?.stop();
-    if (restarted) {
-      const exited = new Promise((resolve) => restarted.on('exit', resolve));
-      restarted.kill('SIGTERM');
-      assert.equal(await exited, 0, gateway.log());
-      fs.rmSync(gateway.dir, { recursive: true, force: true });
-    } else if (gateway) {
-      assert.equal(await gateway.stop(), 0, gateway.log());
-    }
+    if (gateway) assert.equal(await gateway.stop(), 0, gateway.log());
   });
 
   test('a desired notification after a lost one reaches the device as the difference', TIMEOUT, async () => {
@@ -142,12 +119,7 @@ describe('twins over the AMQP upstream to the IoT Hub stand-in', () => {
     for (const id of Object.keys(devices)) {
       assert.equal(hub.twin(id).reported.firmware, undefined, 'nothing reached the stopped hub');
     }
-    gateway.child.removeAllListeners('exit');
-    gateway.child.stderr.removeAllListeners('data');
-    const killed = new Promise((resolve) => gateway.child.on('exit', resolve));
-    gateway.child.kill('SIGKILL');
-    await killed;
-    restarted = await restartGateway(gateway);
+    await gateway.restart({ signal: 'SIGKILL' });
     await hub.start(ports);
     for (const id of Object.keys(devices)) {
       await waitFor(() => hub.twin(id).reported.offline === true, `${id}'s reported properties at the hub`, 40000);
