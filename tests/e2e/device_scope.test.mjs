@@ -14,11 +14,13 @@ import { after, before, describe, test } from 'node:test';
 import deviceSdk from 'azure-iot-device';
 import mqttSdk from 'azure-iot-device-mqtt';
 
+import { metricValue } from './lib/arrival.mjs';
+import { connectAndSend } from './lib/device.mjs';
 import { freePorts, startGateway, waitFor, EDGE_DEVICE, GATEWAY_HOST, HUB_HOST } from './lib/gateway.mjs';
 import { HubStandin, signServerCertificate } from './lib/hub_standin.mjs';
 import { provisioning } from './lib/upstream_setup.mjs';
 
-const { Client, Message } = deviceSdk;
+const { Client } = deviceSdk;
 const GW_KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
 const EDGEHUB_KEY = Buffer.from('fedcba9876543210fedcba9876543210').toString('base64');
 const KEYS = Object.fromEntries(['scoped-1', 'scoped-2', 'scoped-off', 'late-1', 'nobody'].map(
@@ -29,23 +31,8 @@ function connectionString(id) {
   return `HostName=${HUB_HOST};DeviceId=${id};SharedAccessKey=${KEYS[id]};GatewayHostName=${GATEWAY_HOST}`;
 }
 
-/** Opens an MQTT SDK device and sends one message; rejects when the gateway refuses it. */
-async function connectAndSend(gateway, id) {
-  const client = Client.fromConnectionString(gateway.connectionString(id) ?? connectionString(id), mqttSdk.Mqtt);
-  await client.setOptions({ ca: gateway.ca });
-  try {
-    await client.open();
-    await client.sendEvent(new Message(JSON.stringify({ from: id })));
-  } finally {
-    await client.close().catch(() => {});
-  }
-}
-
-/** The sum of a metric family's samples whose labels include `label` (e.g. 'result="ok"'). */
-function metricValue(text, name, label = '') {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .filter((l) => l.includes(label)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
+/** One message from `id`, with the key the gateway made for it or else its key at the hub. */
+const sendAs = (gateway, id) => connectAndSend(gateway, gateway.connectionString(id) ?? connectionString(id));
 
 describe('device scope synchronised from the IoT Hub stand-in', () => {
   let gateway; let hub; let hubDir;
@@ -86,9 +73,9 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
   });
 
   test('a device known only to the hub connects with its own key after the sync', TIMEOUT, async () => {
-    await connectAndSend(gateway, 'scoped-1');
-    await connectAndSend(gateway, 'scoped-2');
-    await connectAndSend(gateway, 'local-1');  // the identities file still counts
+    await sendAs(gateway, 'scoped-1');
+    await sendAs(gateway, 'scoped-2');
+    await sendAs(gateway, 'local-1');  // the identities file still counts
     const calls = hub.scopeRequests.filter((r) => r.operation === 'devicesAndModulesInTargetDeviceScope');
     assert.ok(calls.length >= 1);
     assert.ok(calls.every((r) => r.status === 200 && r.edge === EDGE_DEVICE), JSON.stringify(calls));
@@ -96,7 +83,7 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
   });
 
   test('an identity disabled in the scope is refused', TIMEOUT, async () => {
-    await assert.rejects(connectAndSend(gateway, 'scoped-off'));
+    await assert.rejects(sendAs(gateway, 'scoped-off'));
     const metrics = await gateway.metrics();
     assert.ok(metricValue(metrics, 'edgehub_client_connect_failed_total', 'scoped-off') >= 1, metrics);
   });
@@ -117,14 +104,14 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
     // Moved behind this gateway in IoT Hub after the last sync.
     hub.registry.get('late-1').parent = EDGE_DEVICE;
     await waitFor(async () => {
-      try { await connectAndSend(gateway, 'late-1'); return true; } catch { return false; }
+      try { await sendAs(gateway, 'late-1'); return true; } catch { return false; }
     }, 'late-1 accepted after a refresh', 40000);
     assert.ok(hub.scopeRequests.length > before);
     const metrics = await gateway.metrics();
     assert.ok(metricValue(metrics, 'edgehubd_device_scope_refresh_requests_total', 'result="accepted"') >= 1, metrics);
     // Further strangers within the minute do not call the hub again.
     const calls = hub.scopeRequests.length;
-    await assert.rejects(connectAndSend(gateway, 'nobody'));
+    await assert.rejects(sendAs(gateway, 'nobody'));
     assert.equal(hub.scopeRequests.length, calls);
     assert.ok(metricValue(await gateway.metrics(), 'edgehubd_device_scope_refresh_requests_total',
                           'result="rate_limited"') >= 1);
@@ -143,8 +130,8 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
                     'the gateway closing scoped-2', 10000);
       assert.match(gateway.log(), /device=scoped-2 .*closing: closed by the gateway: connection closed: identity revoked/);
       // (The SDK client would now retry its connection with back-off, refused each time.)
-      await assert.rejects(connectAndSend(gateway, 'scoped-2'));
-      await connectAndSend(gateway, 'scoped-1');  // the others keep their access
+      await assert.rejects(sendAs(gateway, 'scoped-2'));
+      await sendAs(gateway, 'scoped-1');  // the others keep their access
     } finally {
       await client.close().catch(() => {});
     }
@@ -155,9 +142,9 @@ describe('device scope synchronised from the IoT Hub stand-in', () => {
     await gateway.restart();
     // gw, $edgeHub, scoped-1, scoped-off, late-1 (scoped-2 left the scope above)
     assert.match(gateway.log(), /device scope: 5 identities from the cache/);
-    await connectAndSend(gateway, 'scoped-1');
-    await connectAndSend(gateway, 'late-1');
-    await assert.rejects(connectAndSend(gateway, 'scoped-off'));
+    await sendAs(gateway, 'scoped-1');
+    await sendAs(gateway, 'late-1');
+    await assert.rejects(sendAs(gateway, 'scoped-off'));
     await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
                                           'result="unreachable"') >= 1, 'the failed sync counted', 20000);
   });
@@ -216,6 +203,6 @@ describe('device scope through the [gateway] proxy', () => {
     await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_device_scope_sync_total',
                                           'result="ok"') >= 1, 'the sync through the proxy', 20000);
     assert.ok(hub.scopeRequests.length >= 1);
-    await connectAndSend(gateway, 'scoped-1');
+    await sendAs(gateway, 'scoped-1');
   });
 });

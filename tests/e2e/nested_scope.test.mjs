@@ -7,12 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import deviceSdk from 'azure-iot-device';
-import mqttSdk from 'azure-iot-device-mqtt';
-
+import { metricValue } from './lib/arrival.mjs';
+import { connectAndSend } from './lib/device.mjs';
 import { startGateway, waitFor, GATEWAY_HOST, HUB_HOST } from './lib/gateway.mjs';
 
-const { Client, Message } = deviceSdk;
 const CHILD = 'child-gw';
 const CHILD_KEY = Buffer.from('child-gateway-key-0123456789abcd').toString('base64');
 const CHILD_EDGEHUB_KEY = Buffer.from('child-edgehub-key-0123456789abc').toString('base64');
@@ -22,22 +20,9 @@ const OTHER = 'not-in-scope';
 const OTHER_KEY = Buffer.from('not-in-scope-key-0123456789abcde').toString('base64');
 const TIMEOUT = { timeout: 60000 };
 
-async function connectAndSend(gateway, id, key) {
-  const client = Client.fromConnectionString(
-    `HostName=${HUB_HOST};DeviceId=${id};SharedAccessKey=${key};GatewayHostName=${GATEWAY_HOST}`, mqttSdk.Mqtt);
-  await client.setOptions({ ca: gateway.ca });
-  try {
-    await client.open();
-    await client.sendEvent(new Message(JSON.stringify({ from: id })));
-  } finally {
-    await client.close().catch(() => {});
-  }
-}
-
-function metricValue(text, name, label = '') {
-  return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .filter((l) => l.includes(label)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
+/** One message from `id` with `key`, through `gateway`. */
+const sendAs = (gateway, id, key) => connectAndSend(
+  gateway, `HostName=${HUB_HOST};DeviceId=${id};SharedAccessKey=${key};GatewayHostName=${GATEWAY_HOST}`);
 
 describe('a child edgehubd takes its device scope from its parent edgehubd', () => {
   let parent; let child;
@@ -71,7 +56,7 @@ describe('a child edgehubd takes its device scope from its parent edgehubd', () 
   });
 
   test('the child authenticates a device of its scope that only the parent declares', TIMEOUT, async () => {
-    await connectAndSend(child, LEAF, LEAF_KEY);
+    await sendAs(child, LEAF, LEAF_KEY);
     const parentMetrics = await parent.metrics();
     assert.ok(metricValue(parentMetrics, 'edgehubd_http_requests_total', 'scope_devices_and_modules') >= 1,
               parentMetrics);
@@ -96,7 +81,7 @@ describe('a child edgehubd takes its device scope from its parent edgehubd', () 
   });
 
   test('a device outside the child\'s scope is refused by the child', TIMEOUT, async () => {
-    await assert.rejects(connectAndSend(child, OTHER, OTHER_KEY));
+    await assert.rejects(sendAs(child, OTHER, OTHER_KEY));
   });
 
   test('with the parent stopped, the restarted child still authenticates the device', TIMEOUT, async () => {
@@ -104,7 +89,7 @@ describe('a child edgehubd takes its device scope from its parent edgehubd', () 
     parent = null;
     await child.restart();
     assert.match(child.log(), /device scope: 2 identities from the cache/);
-    await connectAndSend(child, LEAF, LEAF_KEY);
+    await sendAs(child, LEAF, LEAF_KEY);
     await waitFor(async () => metricValue(await child.metrics(), 'edgehubd_device_scope_sync_total',
                                           'result="unreachable"') >= 1, 'the failed sync counted', 20000);
   });

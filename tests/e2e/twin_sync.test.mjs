@@ -15,6 +15,7 @@ import deviceSdk from 'azure-iot-device';
 import amqpSdk from 'azure-iot-device-amqp';
 import mqttSdk from 'azure-iot-device-mqtt';
 
+import { metricValue } from './lib/arrival.mjs';
 import { freePorts, startGateway, waitFor, EDGE_DEVICE, HUB_HOST } from './lib/gateway.mjs';
 import { HubStandin } from './lib/hub_standin.mjs';
 import { MosquittoHub, TwinResponder } from './lib/hub_standin/mqtt_twins.mjs';
@@ -30,14 +31,6 @@ async function openDevice(gateway, id, transport) {
   await client.setOptions({ ca: gateway.ca });
   await client.open();
   return client;
-}
-
-/** The value of the sample of `name` whose labels include every `labels` pair, or undefined. */
-function sample(metrics, name, labels = {}) {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = metrics.split('\n').find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) &&
-                                               wanted.every((w) => l.includes(w)));
-  return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 
 function report(twin, patch) {
@@ -95,7 +88,7 @@ describe('twins over the AMQP upstream to the IoT Hub stand-in', () => {
       assert.deepEqual(desired, atHub, 'the device\'s twin equals IoT Hub\'s after the difference');
       assert.equal($version, hubVersion);
       const metrics = await gateway.metrics();
-      assert.ok(sample(metrics, 'edgehubd_twin_desired_resync_total', { cause: 'version_gap', result: 'changed' }) >= 1,
+      assert.ok(metricValue(metrics, 'edgehubd_twin_desired_resync_total', { cause: 'version_gap', result: 'changed' }) >= 1,
                    metrics);
     } finally {
       await device.close();
@@ -126,10 +119,10 @@ describe('twins over the AMQP upstream to the IoT Hub stand-in', () => {
       const { $version, ...reported } = hub.twin(id).reported;
       assert.deepEqual(reported, { firmware: `2.0 for ${id}`, net: { ssid: 'site', rssi: -55 }, offline: true });
     }
-    await waitFor(async () => sample(await gateway.metrics(), 'edgehubd_twin_reported_pending') === 0,
+    await waitFor(async () => metricValue(await gateway.metrics(), 'edgehubd_twin_reported_pending') === 0,
                   'no pending patch left');
     const metrics = await gateway.metrics();
-    assert.ok(sample(metrics, 'edgehubd_twin_reported_sync_total', { result: 'synced' }) >= 2, metrics);
+    assert.ok(metricValue(metrics, 'edgehubd_twin_reported_sync_total', { result: 'synced' }) >= 2, metrics);
   });
 });
 

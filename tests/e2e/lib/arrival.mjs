@@ -1,6 +1,6 @@
 // What the upstream end-to-end tests check of what reached the hub: every message a device saw
 // acknowledged, in order per device, duplicates allowed (at-least-once) and counted; and the
-// gateway's own view of its upstream queue.
+// gateway's own view of its upstream queue and other metrics.
 import assert from 'node:assert/strict';
 
 export function queueLength(metricsText) {
@@ -9,9 +9,18 @@ export function queueLength(metricsText) {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-export function metricValue(metricsText, name) {
-  const line = metricsText.split('\n').find((l) => l.startsWith(name));
-  return line ? Number(line.split(' ').pop()) : undefined;
+/**
+ * The sum of the samples of metric `name` whose labels include `labels`: a text such as
+ * 'result="ok"', or an object such as { result: 'ok' } (each pair must be present). Undefined
+ * when no sample matches, so that a wait for 0 does not pass on a metric not yet exported.
+ */
+export function metricValue(metricsText, name, labels = '') {
+  const wanted = typeof labels === 'string' ? [labels]
+    : Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const lines = metricsText.split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .filter((l) => wanted.every((w) => l.includes(w)));
+  return lines.length ? lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0) : undefined;
 }
 
 /** In-order check per device that tolerates duplicates (at-least-once), and lists them. */
