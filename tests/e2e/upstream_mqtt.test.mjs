@@ -7,9 +7,6 @@
 // The outage lasts UPSTREAM_OUTAGE_SECONDS (default 60 s, as issue 8 asks);
 // tests/e2e/upstream_outage_full.sh runs this file with the issue's full 10 minutes.
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -20,57 +17,10 @@ import mqtt from 'mqtt';
 
 import { checkArrived, metricValue, queueLength } from './lib/arrival.mjs';
 import { freePorts, startGateway, waitFor, HUB_HOST } from './lib/gateway.mjs';
-import { TwinResponder } from './lib/hub_standin/mqtt_twins.mjs';
+import { MosquittoHub, TwinResponder } from './lib/hub_standin/mqtt_twins.mjs';
 
 const { Client, Message } = deviceSdk;
 const KEY = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
-
-/** mosquitto with a TLS listener (cert from the gateway's demo root) and a plain one. */
-class Broker {
-  constructor(dir, pkiDir, tlsPort, plainPort) {
-    Object.assign(this, { dir, tlsPort, plainPort });
-    fs.mkdirSync(dir, { recursive: true });
-    const root = path.join(pkiDir, 'certs/azure-iot-test-only.root.ca.cert.pem');
-    const rootKey = path.join(pkiDir, 'private/azure-iot-test-only.root.ca.key.pem');
-    const at = (f) => path.join(dir, f);
-    fs.writeFileSync(at('ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-    execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1',
-                             '-nodes', '-keyout', at('broker.key'), '-subj', '/CN=localhost', '-out', at('broker.csr')],
-                 { stdio: 'ignore' });
-    execFileSync('openssl', ['x509', '-req', '-in', at('broker.csr'), '-CA', root, '-CAkey', rootKey,
-                             '-CAcreateserial', '-CAserial', at('root.srl'), '-days', '2',
-                             '-extfile', at('ext.cnf'), '-out', at('broker.pem')], { stdio: 'ignore' });
-    // Persistence keeps the observer's QoS 1 session (and what was queued for it) across the
-    // outage restart, so the observer misses nothing the gateway publishes.
-    fs.writeFileSync(at('mosquitto.conf'), [
-      // As root mosquitto would switch to user "mosquitto", who cannot read this directory.
-      `user ${os.userInfo().username}`,
-      'per_listener_settings true',
-      'persistence true', `persistence_location ${dir}/`,
-      'max_queued_messages 100000',
-      `listener ${tlsPort} 127.0.0.1`, `cafile ${root}`, `certfile ${at('broker.pem')}`,
-      `keyfile ${at('broker.key')}`, 'allow_anonymous true',
-      `listener ${plainPort} 127.0.0.1`, 'allow_anonymous true', '',
-    ].join('\n'));
-  }
-
-  async start() {
-    this.child = spawn('/usr/sbin/mosquitto', ['-c', path.join(this.dir, 'mosquitto.conf')],
-                       { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.log = '';
-    this.child.stderr.on('data', (c) => { this.log += c.toString(); });
-    await waitFor(() => this.log.includes(`port ${this.plainPort}`) || this.child.exitCode !== null,
-                  'mosquitto to listen');
-    assert.equal(this.child.exitCode, null, this.log);
-  }
-
-  async stop() {
-    if (!this.child || this.child.exitCode !== null) return;
-    const exited = new Promise((resolve) => this.child.on('exit', resolve));
-    this.child.kill('SIGTERM');
-    await exited;
-  }
-}
 
 /** What IoT Hub would receive: every PUBLISH on devices/#, with its QoS. */
 class Observer {
@@ -118,7 +68,12 @@ describe('MQTT upstream to a mosquitto stand-in for IoT Hub', () => {
                  `edgehub_module_key = "${KEY}"`].join('\n'),
       extraGateway: 'upstream_protocol = "mqtt"',
     });
-    broker = new Broker(path.join(gateway.dir, 'broker'), path.join(gateway.dir, 'pki'), tlsPort, plainPort);
+    const pki = path.join(gateway.dir, 'pki');
+    // Persistent: the observer's QoS 1 session (and what was queued for it) survives the outage
+    // restart, so the observer misses nothing the gateway publishes.
+    broker = new MosquittoHub({ dir: path.join(gateway.dir, 'broker'), tlsPort, plainPort, persistent: true,
+                                rootCert: path.join(pki, 'certs/azure-iot-test-only.root.ca.cert.pem'),
+                                rootKey: path.join(pki, 'private/azure-iot-test-only.root.ca.key.pem') });
     await broker.start();
     observer = new Observer(plainPort);
     await observer.subscribe();

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The issue's full-length upstream outage (10 minutes of mosquitto down under steady load), which
-# `make test` runs shortened to 4 s. Usage: tests/e2e/upstream_outage_full.sh [BUILD_DIR]
+# `make test` runs shortened to 60 s. Usage: tests/e2e/upstream_outage_full.sh [BUILD_DIR]
 # (UPSTREAM_OUTAGE_SECONDS overrides the length.)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -25,9 +25,10 @@ async function until(predicate, what, ms = 20000) {
   }
 }
 
-/** mosquitto with a TLS listener (certificate from `rootCert`/`rootKey`) and a plain one. */
+/** mosquitto with a TLS listener (certificate from `rootCert`/`rootKey`) and a plain one.
+ *  `persistent`: sessions and what is queued for them survive a stop() and start(). */
 export class MosquittoHub {
-  constructor({ dir, rootCert, rootKey, tlsPort, plainPort }) {
+  constructor({ dir, rootCert, rootKey, tlsPort, plainPort, persistent = false }) {
     Object.assign(this, { dir, tlsPort, plainPort });
     fs.mkdirSync(dir, { recursive: true });
     const at = (f) => path.join(dir, f);
@@ -41,6 +42,7 @@ export class MosquittoHub {
     fs.writeFileSync(at('mosquitto.conf'), [
       `user ${os.userInfo().username}`,  // as root mosquitto would switch to a user who cannot read dir
       'per_listener_settings true',
+      ...(persistent ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 100000'] : []),
       `listener ${tlsPort} 127.0.0.1`, `cafile ${rootCert}`, `certfile ${at('broker.pem')}`,
       `keyfile ${at('broker.key')}`, 'allow_anonymous true',
       `listener ${plainPort} 127.0.0.1`, 'allow_anonymous true', '',
