@@ -427,6 +427,18 @@ std::optional<Snapshot> load_identities(const std::filesystem::path& file,
   return parse_identities(text, file, gateway_device_id, issues);
 }
 
+std::string_view describe(RevokeReason reason) noexcept {
+  switch (reason) {
+    case RevokeReason::removed:
+      return "removed";
+    case RevokeReason::disabled:
+      return "disabled";
+    case RevokeReason::credentials_changed:
+      return "has new credentials";
+  }
+  return "revoked";
+}
+
 std::vector<Revocation> revocations(const Snapshot& before, const Snapshot& after) {
   std::vector<Revocation> out;
   for (const auto& old : before.identities()) {

@@ -115,6 +115,9 @@ class KeyLookup {
 /// Why a reload takes an identity's existing connections away.
 enum class RevokeReason { removed, disabled, credentials_changed };
 
+/// "removed", "disabled" or "has new credentials": what a log line says of the identity.
+std::string_view describe(RevokeReason reason) noexcept;
+
 struct Revocation {
   core::ClientId id;
   RevokeReason reason;

@@ -321,9 +321,7 @@ void Gateway::close_revoked_scope(const std::vector<identity::Revocation>& revok
     if (identities_->find(r.id)) continue;  // the identities file decides for it (precedence)
     closing.push_back(r.id);
     spdlog::info("identity {} {} in the device scope: its connection is closed", r.id.to_string(),
-                 r.reason == identity::RevokeReason::removed    ? "removed"
-                 : r.reason == identity::RevokeReason::disabled ? "disabled"
-                                                                : "has new credentials");
+                 identity::describe(r.reason));
   }
   channels_.close_identities(closing, hub::Errc::revoked);
 }

@@ -216,11 +216,9 @@ void Gateway::apply_reload(StagedReload staged, ReloadOutcome& out) {
         closing.push_back(r.id);
       out.closed_connections = channels_.close_identities(closing, hub::Errc::revoked);
       for (const auto& r : *revoked) {
-        const char* why = r.reason == identity::RevokeReason::removed    ? "removed"
-                          : r.reason == identity::RevokeReason::disabled ? "disabled"
-                                                                         : "has new credentials";
+        const auto why = identity::describe(r.reason);
         spdlog::info("identity {} {}: its connection is closed", r.id.to_string(), why);
-        out.changes.push_back("identity " + r.id.to_string() + " " + why +
+        out.changes.push_back("identity " + r.id.to_string() + " " + std::string(why) +
                               ": its connection is closed");
       }
       const auto after = identities_->snapshot()->identities().size();

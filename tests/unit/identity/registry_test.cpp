@@ -244,6 +244,12 @@ TEST(RegistryParse, RefusesWrongShapes) {
   EXPECT_THAT(issues[0].reason, HasSubstr("unknown key"));
 }
 
+TEST(Revocations, EachReasonHasTheWordsTheLogsUse) {
+  EXPECT_EQ(describe(RevokeReason::removed), "removed");
+  EXPECT_EQ(describe(RevokeReason::disabled), "disabled");
+  EXPECT_EQ(describe(RevokeReason::credentials_changed), "has new credentials");
+}
+
 TEST(Revocations, ReportsRemovedDisabledAndChangedIdentities) {
   const std::string a = "primary_key = \"" + std::string(kKeyA) + "\"\n";
   const std::string b = "primary_key = \"" + std::string(kKeyB) + "\"\n";
