@@ -9,6 +9,8 @@
 #                             and correctness (no loss, no duplicates outside the outage), never
 #                             a timing; run by ctest as bench.quick
 #   bench/run.sh --idle-10k   also scenario 4 at 10,000 connections (raises the open files limit)
+#   bench/run.sh --only storm,steady,idle,ramp,drain   only these scenarios (for A/B work on one
+#                             figure; the other rows print n/a)
 #
 # Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, or BUILD_DIR (default build/release, what `make build`
 # makes). Prints one table: figure, edgehubd, mosquitto, ratio, target. Exit status 1 if a
@@ -19,14 +21,15 @@ build=${BUILD_DIR:-$root/build/release}
 EDGEHUBD=${EDGEHUBD:-$build/src/app/edgehubd}
 EDGEHUBCTL=${EDGEHUBCTL:-$build/src/app/edgehubctl}
 LOADGEN=${LOADGEN:-$build/bench/loadgen/loadgen}
-quick=0 idle_10k=0 keep=0 reps=3
+quick=0 idle_10k=0 keep=0 reps=3 only=storm,steady,idle,ramp,drain
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
     --idle-10k) idle_10k=1 ;;
     --keep) keep=1 ;;
     --reps) reps=$2; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--idle-10k] [--reps N] [--keep]" >&2; exit 2 ;;
+    --only) only=$2; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--idle-10k] [--reps N] [--only LIST] [--keep]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -63,6 +66,7 @@ check() {  # check WHAT VALUE -eq|-le|... EXPECTED: a correctness assertion
   if [[ -z $2 ]] || ! test "$2" "$3" "$4"; then fail "$1 (got '${2}', want $3 $4)"; fi
 }
 progress() { echo "bench: $(date -u +%T) $*" >&2; }
+wanted() { [[ ,$only, == *,$1,* ]]; }  # wanted SCENARIO: selected by --only
 
 # Alternate which system runs first in each round (A/B, B/A, ...).
 order() { if (($1 % 2)); then echo edgehubd mosquitto; else echo mosquitto edgehubd; fi; }
@@ -84,27 +88,34 @@ start_broker_b
 
 for ((round = 1; round <= reps; round++)); do
   for system in $(order "$round"); do
-    progress "round $round/$reps: $system: connection storm ($storm_n)"
-    scenario_storm "$system" ec "$storm_n"
-    scenario_storm "$system" rsa "$storm_n"
-    progress "round $round/$reps: $system: steady $rate msg/s"
-    scenario_steady "$system" all "$rate" "$seconds"
-    if [[ $system == edgehubd ]]; then
-      scenario_steady edgehubd half "$rate" "$seconds"
-      scenario_steady_amqp "$rate" "$seconds"
+    if wanted storm; then
+      progress "round $round/$reps: $system: connection storm ($storm_n)"
+      scenario_storm "$system" ec "$storm_n"
+      scenario_storm "$system" rsa "$storm_n"
     fi
-    progress "round $round/$reps: $system: idle ($idle_n)"
-    scenario_idle "$system" "$idle_n"
-    if ((idle_10k)); then scenario_idle "$system" 10000; fi
+    if wanted steady; then
+      progress "round $round/$reps: $system: steady $rate msg/s"
+      scenario_steady "$system" all "$rate" "$seconds"
+      if [[ $system == edgehubd ]]; then
+        scenario_steady edgehubd half "$rate" "$seconds"
+        scenario_steady_amqp "$rate" "$seconds"
+      fi
+    fi
+    if wanted idle; then
+      progress "round $round/$reps: $system: idle ($idle_n)"
+      scenario_idle "$system" "$idle_n"
+      if ((idle_10k)); then scenario_idle "$system" 10000; fi
+    fi
   done
 done
-if ((!quick)); then
+if ((!quick)) && wanted ramp; then
   for system in edgehubd mosquitto; do
     progress "$system: rate ramp"
     scenario_ramp "$system" 5 5000 6000 7000 8000 9000 10000 12500 15000 20000 25000 30000 40000 50000
   done
 fi
 for system in edgehubd mosquitto; do
+  wanted drain || break
   progress "$system: offline then drain ($drain_n)"
   scenario_drain "$system" "$drain_n"
 done
