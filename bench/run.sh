@@ -12,7 +12,7 @@
 #   bench/run.sh --only storm,steady,idle,ramp,drain   only these scenarios (for A/B work on one
 #                             figure; the other rows print n/a)
 #
-# Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, or BUILD_DIR (default build/release, what `make build`
+# Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, TLS_FLOOR, or BUILD_DIR (default build/release, what `make build`
 # makes). Prints one table: figure, edgehubd, mosquitto, ratio, target. Exit status 1 if a
 # correctness check failed.
 set -uo pipefail
@@ -21,6 +21,7 @@ build=${BUILD_DIR:-$root/build/release}
 EDGEHUBD=${EDGEHUBD:-$build/src/app/edgehubd}
 EDGEHUBCTL=${EDGEHUBCTL:-$build/src/app/edgehubctl}
 LOADGEN=${LOADGEN:-$build/bench/loadgen/loadgen}
+TLS_FLOOR=${TLS_FLOOR:-$build/bench/tls_floor/tls_floor}
 quick=0 idle_10k=0 keep=0 reps=3 only=storm,steady,idle,ramp,drain
 while (($#)); do
   case $1 in
@@ -33,7 +34,7 @@ while (($#)); do
   esac
   shift
 done
-for bin in "$EDGEHUBD" "$EDGEHUBCTL" "$LOADGEN"; do
+for bin in "$EDGEHUBD" "$EDGEHUBCTL" "$LOADGEN" "$TLS_FLOOR"; do
   [[ -x $bin ]] || { echo "bench: $bin not built (make build, or set BUILD_DIR)" >&2; exit 2; }
 done
 command -v mosquitto >/dev/null || { echo "bench: mosquitto not installed (make deps)" >&2; exit 2; }
@@ -68,6 +69,16 @@ check() {  # check WHAT VALUE -eq|-le|... EXPECTED: a correctness assertion
 progress() { echo "bench: $(date -u +%T) $*" >&2; }
 wanted() { [[ ,$only, == *,$1,* ]]; }  # wanted SCENARIO: selected by --only
 
+# OpenSSL's own server cost of one full handshake with edgehubd's TLS context, in memory (no
+# sockets, no MQTT): the floor under the storm's CPU per connection, for any server using this
+# OpenSSL. Recorded in the edgehubd column; its row's ratio is to mosquitto's whole connection.
+tls_floor() {  # tls_floor ec|rsa
+  local out
+  out=$(taskset -c "$SUT_CPU" "$TLS_FLOOR" --key "$1" --handshakes "$storm_n" --rounds 1) ||
+    { fail "tls_floor $1 did not run"; return; }
+  record "tls_floor_$1_us" edgehubd "$(kv server_us_per_handshake <<<"$out")"
+}
+
 # Alternate which system runs first in each round (A/B, B/A, ...).
 order() { if (($1 % 2)); then echo edgehubd mosquitto; else echo mosquitto edgehubd; fi; }
 
@@ -92,6 +103,7 @@ for ((round = 1; round <= reps; round++)); do
       progress "round $round/$reps: $system: connection storm ($storm_n)"
       scenario_storm "$system" ec "$storm_n"
       scenario_storm "$system" rsa "$storm_n"
+      if [[ $system == edgehubd ]]; then tls_floor ec; tls_floor rsa; fi
     fi
     if wanted steady; then
       progress "round $round/$reps: $system: steady $rate msg/s"
@@ -145,6 +157,8 @@ echo "| figure | edgehubd | mosquitto | ratio | target |"
 echo "|---|---|---|---|---|"
 row "CPU µs per TLS connection setup, ECDSA P-256 ($storm_n)" storm_ec_cpu_us_per_conn storm_ec_cpu_us_per_conn "≤ 0.5"
 row "CPU µs per TLS connection setup, RSA 2048 ($storm_n)" storm_rsa_cpu_us_per_conn storm_rsa_cpu_us_per_conn "-"
+row "OpenSSL alone, server CPU µs per handshake, ECDSA (bench/tls_floor; ratio: to mosquitto's connection)" tls_floor_ec_us storm_ec_cpu_us_per_conn "floor"
+row "OpenSSL alone, server CPU µs per handshake, RSA 2048 (as above)" tls_floor_rsa_us storm_rsa_cpu_us_per_conn "floor"
 row "CPU µs per message, all-pass route, $rate msg/s" steady_all_cpu_us_per_msg steady_all_cpu_us_per_msg "≤ 0.8"
 row "CPU µs per ingested message, WHERE \$body.temp > 50 (50%)" steady_half_cpu_us_per_msg steady_all_cpu_us_per_msg "-"
 row "CPU µs per message, devices over AMQP (mosquitto: its MQTT run)" steady_amqp_cpu_us_per_msg steady_all_cpu_us_per_msg "-"
