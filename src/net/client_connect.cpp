@@ -7,13 +7,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 
+#include "net/client_context.hpp"
 #include "net/tls_transport.hpp"
 
 namespace edgehub::net {
@@ -23,28 +23,6 @@ namespace ssl = boost::asio::ssl;
 using boost::system::error_code;
 
 namespace {
-
-core::Result<std::shared_ptr<ssl::context>> make_client_context(const ClientEndpoint& endpoint) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  SSL_CTX* native = ctx->native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
-  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-  error_code ec;
-  // IoT Hub's public CA comes from the system store; a parent gateway's from the trust bundle.
-  ctx->set_default_verify_paths(ec);
-  if (endpoint.trust_bundle) {
-    ctx->load_verify_file(endpoint.trust_bundle->string(), ec);
-    if (ec) return ec;
-  }
-  if (!endpoint.client_cert.empty()) {
-    ctx->use_certificate_chain_file(endpoint.client_cert.string(), ec);
-    if (!ec) ctx->use_private_key_file(endpoint.client_key.string(), ssl::context::pem, ec);
-    if (ec) return ec;
-  }
-  ctx->set_verify_mode(ssl::verify_peer);
-  ctx->set_verify_callback(ssl::host_name_verification(endpoint.host));
-  return ctx;
-}
 
 struct ProxyUrl {
   std::string host;
@@ -140,6 +118,9 @@ asio::awaitable<error_code> open(TlsStream& stream, const ClientEndpoint& endpoi
   if (!SSL_set_tlsext_host_name(stream.native_handle(), endpoint.host.c_str())) {
     co_return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
   }
+  if (auto checked = verify_server_name(stream.native_handle(), endpoint.host); !checked) {
+    co_return checked.error();
+  }
   co_await stream.async_handshake(ssl::stream_base::client,
                                   asio::redirect_error(asio::use_awaitable, ec));
   co_return ec;
@@ -161,7 +142,7 @@ asio::awaitable<error_code> upgrade(WebSocketStream& ws, const ClientEndpoint& e
 
 asio::awaitable<core::Result<std::unique_ptr<Transport>>> connect_client(
     asio::any_io_executor executor, ClientEndpoint endpoint) {
-  auto ctx = make_client_context(endpoint);
+  auto ctx = client_context(endpoint);
   if (!ctx) co_return ctx.error();
   PeerInfo peer;
   peer.listener = "upstream";
