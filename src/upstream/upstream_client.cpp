@@ -50,10 +50,15 @@ struct ClientStats {
         cloud_to_device(r.counter("edgehubd_upstream_cloud_to_device_total",
                                   "Messages IoT Hub sent for downstream clients, by kind and "
                                   "outcome",
-                                  {"kind", "result"})) {}
+                                  {"kind", "result"})),
+        protocol_errors(r.counter("edgehubd_upstream_protocol_errors_total",
+                                  "Upstream MQTT connections closed because the server broke "
+                                  "the protocol (a malformed or unexpected packet)")
+                            .with(std::vector<std::string>{})) {}
   ops::Gauge& connections;
   ops::CounterFamily& connects;
   ops::CounterFamily& cloud_to_device;
+  ops::Counter& protocol_errors;
 };
 
 }  // namespace
@@ -172,6 +177,9 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
           auto self = weak.lock();
           if (!self) return hub::Errc::shutting_down;
           return self->credentials_of(who);
+        },
+        [weak](const core::ClientId&, std::string_view) {
+          if (auto self = weak.lock()) self->stats.protocol_errors.inc();
         }};
     auto link = MqttLink::create(id, options, deps.clock, strand, std::move(callbacks));
     links.emplace(id, link);

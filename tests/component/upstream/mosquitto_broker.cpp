@@ -78,10 +78,19 @@ void MosquittoBroker::start() {
 void MosquittoBroker::stop() {
   if (!process_) return;
   if (process_->running()) {
+    process_->signal(SIGCONT);  // a paused broker would not act on SIGTERM
     process_->signal(SIGTERM);
     process_->wait_for(std::chrono::seconds(10));
   }
   process_.reset();
+}
+
+void MosquittoBroker::pause() {
+  if (process_) process_->signal(SIGSTOP);
+}
+
+void MosquittoBroker::resume() {
+  if (process_) process_->signal(SIGCONT);
 }
 
 }  // namespace edgehub::upstream::testing

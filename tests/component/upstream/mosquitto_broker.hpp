@@ -23,6 +23,9 @@ class MosquittoBroker {
 
   void start();  ///< returns once the TLS port accepts connections; throws otherwise
   void stop();   ///< SIGTERM and reap
+  /// SIGSTOP / SIGCONT: the broker keeps its connections open but answers nothing meanwhile.
+  void pause();
+  void resume();
 
   std::uint16_t tls_port() const noexcept { return tls_port_; }
   std::uint16_t plain_port() const noexcept { return plain_port_; }
