@@ -199,6 +199,28 @@ asio::awaitable<core::Result<void>> StreamTransport<Stream>::write(asio::const_b
 }
 
 template <typename Stream>
+core::Result<std::size_t> StreamTransport<Stream>::try_write(asio::const_buffer b) {
+  // Only the device-side TLS stream can try a write without a coroutine; Asio's SSL stream and
+  // Beast's WebSocket frame their writes inside composed operations.
+  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
+    std::size_t written = 0;
+    while (written < b.size()) {
+      error_code ec;
+      std::size_t n = 0;
+      const auto progress = stream_->attempt(ServerTlsStream::Step::write, {}, b + written, ec, n);
+      if (progress != ServerTlsStream::Progress::done) break;  // the socket is full
+      if (ec) return ec;
+      if (n == 0) break;
+      written += n;
+    }
+    return written;
+  } else {
+    (void)b;
+    return std::size_t{0};
+  }
+}
+
+template <typename Stream>
 asio::awaitable<void> StreamTransport<Stream>::shutdown() {
   co_await close_within_deadline(*stream_);
   close();

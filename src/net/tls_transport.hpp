@@ -40,6 +40,7 @@ class StreamTransport final : public Transport {
       boost::asio::mutable_buffer b) override;
   boost::asio::awaitable<core::Result<std::span<const std::byte>>> read_available() override;
   boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) override;
+  core::Result<std::size_t> try_write(boost::asio::const_buffer b) override;
   boost::asio::awaitable<void> shutdown() override;
   void close() noexcept override;
   const PeerInfo& peer() const noexcept override { return peer_; }

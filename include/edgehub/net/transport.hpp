@@ -47,6 +47,14 @@ class Transport {
   virtual boost::asio::awaitable<core::Result<std::span<const std::byte>>> read_available() = 0;
   /// Writes the whole buffer.
   virtual boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) = 0;
+  /// Writes what the transport can take now without waiting: the bytes written (a prefix of
+  /// `b`; 0 when it would have to wait, or cannot write without a coroutine). The rest goes
+  /// through write(), starting at the first unwritten byte. Not while a write() is outstanding.
+  /// Lets a session send an acknowledgement without parking a writer coroutine per connection.
+  virtual core::Result<std::size_t> try_write(boost::asio::const_buffer b) {
+    (void)b;
+    return std::size_t{0};
+  }
   /// Graceful close (TLS close_notify / WebSocket close frame), bounded in time.
   virtual boost::asio::awaitable<void> shutdown() = 0;
   /// Immediate close; outstanding operations complete with an error.
