@@ -31,6 +31,12 @@ Events ServerConnection::start(TimePoint now) {
 Events ServerConnection::on_bytes(std::span<const std::byte> bytes, TimePoint now) {
   Events out;
   if (state_ == State::closed) return out;
+  if (decoder_.buffered() == 0) {
+    // The common case: every packet of the read decoded where it lies; only an incomplete tail
+    // (or what arrives while a CONNECT awaits its decision) is copied into the decoder.
+    bytes = decode_in_place(bytes, now, out);
+    if (state_ == State::closed || bytes.empty()) return out;
+  }
   decoder_.feed(bytes);
   if (state_ == State::awaiting_decision) {
     // The session decides a CONNECT before it reads on, so more than one maximum-size packet of
@@ -44,6 +50,35 @@ Events ServerConnection::on_bytes(std::span<const std::byte> bytes, TimePoint no
   return out;
 }
 
+std::span<const std::byte> ServerConnection::decode_in_place(std::span<const std::byte> in,
+                                                             TimePoint now, Events& out) {
+  while (!in.empty() && (state_ == State::awaiting_connect || state_ == State::connected)) {
+    auto header = parse_fixed_header(in, limits_.max_payload_bytes);
+    if (!header) {
+      fail(header.error(), out);
+      return {};
+    }
+    if (!*header || in.size() - (*header)->header_size < (*header)->remaining_length) break;
+    const FixedHeader h = **header;
+    auto packet =
+        decode_packet(h, in.subspan(h.header_size, h.remaining_length), limits_.max_payload_bytes);
+    if (!packet) {
+      fail(packet.error(), out);
+      return {};
+    }
+    in = in.subspan(h.header_size + h.remaining_length);
+    handle(std::move(*packet), now, out);
+  }
+  return in;
+}
+
+void ServerConnection::release_decoder_if_empty() {
+  // The decoder keeps its buffer's capacity; an idle connection should hold none.
+  if (decoder_.buffered() == 0 && state_ != State::closed) {
+    decoder_ = Decoder(limits_.max_payload_bytes);
+  }
+}
+
 void ServerConnection::drain(TimePoint now, Events& out) {
   while (state_ == State::awaiting_connect || state_ == State::connected) {
     auto next = decoder_.next();
@@ -51,7 +86,7 @@ void ServerConnection::drain(TimePoint now, Events& out) {
       fail(next.error(), out);
       return;
     }
-    if (!*next) return;
+    if (!*next) return release_decoder_if_empty();
     handle(std::move(**next), now, out);
   }
 }
@@ -90,13 +125,14 @@ void ServerConnection::handle(Packet&& packet, TimePoint now, Events& out) {
         return;
       }
       if (publish.qos == QoS::at_least_once) {
-        if (inbound_pending_.contains(publish.packet_id)) {
+        if (std::find(inbound_pending_.begin(), inbound_pending_.end(), publish.packet_id) !=
+            inbound_pending_.end()) {
           // A retransmission of a message the session is still committing: its PUBACK will answer
           // both. The same id on a new message (no DUP) means the client broke MQTT-2.3.1-2.
           if (!publish.dup) fail(Errc::packet_id_in_use, out);
           return;
         }
-        inbound_pending_.insert(publish.packet_id);
+        inbound_pending_.push_back(publish.packet_id);
       }
       out.emplace_back(Deliver{std::move(packet)});
       return;
@@ -203,10 +239,15 @@ core::Result<Events> ServerConnection::send(const Packet& packet) {
   switch (packet_type(packet)) {
     case PacketType::puback: {
       const auto id = std::get<Puback>(packet).packet_id;
-      if (!inbound_pending_.contains(id)) return Errc::unknown_packet_id;
+      // PUBACKs go out in PUBLISH order, so the id is usually the first.
+      const auto it = std::find(inbound_pending_.begin(), inbound_pending_.end(), id);
+      if (it == inbound_pending_.end()) return Errc::unknown_packet_id;
       SendBytes bytes;
       if (auto ok = encode(packet, bytes.bytes); !ok) return ok.error();
-      inbound_pending_.erase(id);
+      inbound_pending_.erase(it);
+      if (inbound_pending_.empty() && inbound_pending_.capacity() > 16) {
+        inbound_pending_.shrink_to_fit();  // a burst's worth is not kept by an idle connection
+      }
       out.emplace_back(std::move(bytes));
       return out;
     }

@@ -15,7 +15,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
-#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -117,6 +116,9 @@ class ServerConnection {
 
  private:
   void drain(TimePoint now, Events& out);
+  std::span<const std::byte> decode_in_place(std::span<const std::byte> in, TimePoint now,
+                                             Events& out);
+  void release_decoder_if_empty();
   void handle(Packet&& packet, TimePoint now, Events& out);
   void fail(core::ErrorCode reason, Events& out);
   void arm_idle_timer(Events& out) const;
@@ -130,8 +132,11 @@ class ServerConnection {
   std::uint16_t keep_alive_ = 0;
   std::chrono::milliseconds idle_timeout_{0};
   std::uint16_t next_packet_id_ = 1;
-  std::vector<std::uint16_t> inflight_;                // ≤ max_inflight: a linear scan is cheap
-  std::unordered_set<std::uint16_t> inbound_pending_;  // ≤ 65,535 by the id space
+  std::vector<std::uint16_t> inflight_;  // ≤ max_inflight: a linear scan is cheap
+  // In PUBLISH order. Drivers stop reading at their bound of pending messages (the session's is
+  // max_inflight_per_connection), so it stays short and a scan beats a hash set, which allocated
+  // a node per message and kept its buckets on an idle connection.
+  std::vector<std::uint16_t> inbound_pending_;
 };
 
 }  // namespace edgehub::mqtt_proto

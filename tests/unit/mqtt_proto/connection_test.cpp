@@ -325,6 +325,50 @@ TEST_F(MqttConnection, InboundQos1IsDeliveredOnceAndPubackedBySession) {
   EXPECT_EQ(describe(bytes("32 05 00 01 74 00 07")), V{"deliver:PUBLISH"});
 }
 
+// One read often brings many packets (a device's pipelined QoS 1 window): all are delivered
+// from that read, in order, and a packet cut at the read's end completes with the next read.
+TEST_F(MqttConnection, PipelinedPacketsInOneReadAreAllDeliveredInOrder) {
+  connect();
+  const std::string publish_1 = "32 05 00 01 74 00 01 ";
+  const std::string publish_2 = "32 05 00 01 74 00 02 ";
+  const std::string ping = "c0 00 ";
+  auto e = bytes(publish_1 + ping + publish_2 + "32 05 00");
+  EXPECT_EQ(describe(e), (V{"deliver:PUBLISH", "send:d0 00", "deliver:PUBLISH"}));
+  EXPECT_EQ(conn_.inbound_pending(), 2u);
+  e = bytes("01 74 00 03 32 05");
+  ASSERT_EQ(describe(e), V{"deliver:PUBLISH"});
+  EXPECT_EQ(std::get<Publish>(std::get<Deliver>(e[0]).packet).packet_id, 3);
+  e = bytes("00 01 74 00 04");
+  ASSERT_EQ(describe(e), V{"deliver:PUBLISH"});
+  EXPECT_EQ(std::get<Publish>(std::get<Deliver>(e[0]).packet).packet_id, 4);
+  EXPECT_EQ(conn_.inbound_pending(), 4u);
+  // The acknowledgements may come in any order the session chooses; each id only once.
+  for (std::uint16_t id : {1, 2, 3, 4}) {
+    EXPECT_TRUE(conn_.send(Puback{id})) << id;
+  }
+  EXPECT_FALSE(conn_.send(Puback{2}));
+  EXPECT_EQ(conn_.inbound_pending(), 0u);
+}
+
+// CONNECT and what follows it in the same read: the rest waits for the decision, then is decoded.
+TEST_F(MqttConnection, PacketsInTheConnectsReadAreDecodedAfterAccept) {
+  conn_.start(kT0);
+  EXPECT_EQ(describe(bytes(connect_hex(60) + " 32 05 00 01 74 00 09 c0 00")), V{"deliver:CONNECT"});
+  auto accepted = conn_.accept(false, kT0);
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(describe(*accepted),
+            (V{"send:20 02 00 00", "arm:90000", "deliver:PUBLISH", "send:d0 00"}));
+  // Then reads are decoded in place again.
+  EXPECT_EQ(describe(bytes("c0 00")), V{"send:d0 00"});
+}
+
+// A malformed packet after good ones in the same read: the good ones are delivered, then Close.
+TEST_F(MqttConnection, MalformedPacketAfterGoodOnesInOneReadCloses) {
+  connect();
+  EXPECT_EQ(describe(bytes("32 05 00 01 74 00 01 c0 01 00 c0 00")),
+            (V{"deliver:PUBLISH", close_of(Errc::trailing_bytes)}));
+}
+
 TEST_F(MqttConnection, ReusingAPendingIdWithoutDupCloses) {
   connect();
   bytes("32 05 00 01 74 00 07");
