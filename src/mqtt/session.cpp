@@ -10,7 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -21,6 +20,7 @@
 #include "edgehub/mqtt/username.hpp"
 #include "edgehub/mqtt_proto/connection.hpp"
 #include "edgehub/ops/logging.hpp"
+#include "mqtt/fifo.hpp"
 
 namespace edgehub::mqtt {
 
@@ -38,7 +38,13 @@ SessionStats::SessionStats(ops::Registry& r)
       bytes_in(
           r.counter("edgehubd_bytes_received_total", "Bytes received from devices", {"protocol"})),
       bytes_out(r.counter("edgehubd_bytes_sent_total", "Bytes sent to devices", {"protocol"})),
-      sessions(r.gauge("edgehubd_mqtt_sessions", "Open MQTT connections", {"transport"})) {}
+      sessions(r.gauge("edgehubd_mqtt_sessions", "Open MQTT connections", {"transport"})),
+      mqtt_bytes_in(bytes_in.with({"mqtt"})),
+      mqtt_bytes_out(bytes_out.with({"mqtt"})),
+      sessions_tls(sessions.with({"tls"})),
+      sessions_websocket(sessions.with({"websocket"})),
+      connects_ok_tls(connects.with({"tls", "ok"})),
+      connects_ok_websocket(connects.with({"websocket", "ok"})) {}
 
 namespace {
 
@@ -55,50 +61,29 @@ std::string_view transport_label(const net::PeerInfo& p) {
   return p.kind == net::TransportKind::websocket ? "websocket" : "tls";
 }
 
-class Session;
+bool is_websocket(const net::PeerInfo& p) {
+  return p.kind == net::TransportKind::websocket;
+}
 
-// The hub's handle on this session. Every call arrives posted onto the session's executor.
-class Channel final : public hub::DeviceChannel {
- public:
-  Channel(std::weak_ptr<Session> session, asio::any_io_executor ex)
-      : session_(std::move(session)), executor_(std::move(ex)) {}
-  asio::any_io_executor executor() const override { return executor_; }
-  void deliver_input(core::Message message, std::string input, hub::DoneCallback done) override;
-  void deliver_c2d(core::Message message, hub::DoneCallback done) override;
-  void deliver_method(hub::MethodRequest request, hub::DoneCallback done) override;
-  void deliver_desired(hub::DesiredPatch patch) override;
-  void close(ErrorCode reason) override;
-
- private:
-  std::weak_ptr<Session> session_;
-  asio::any_io_executor executor_;
-};
-
-class Session : public std::enable_shared_from_this<Session> {
+// The session is also the hub's handle on it (hub::DeviceChannel): the registry keeps a weak
+// reference, and every call arrives posted onto the session's executor.
+class Session final : public hub::DeviceChannel, public std::enable_shared_from_this<Session> {
  public:
   Session(std::unique_ptr<net::Transport> transport, SessionContext& ctx)
       : ctx_(ctx),
         transport_(std::move(transport)),
-        executor_(transport_->get_executor()),
         conn_(limits_from(*ctx.limits)),
-        protocol_timer_(executor_),
-        expiry_timer_(executor_),
-        write_wake_(executor_),
-        read_wake_(executor_),
-        fields_storage_(transport_->peer().remote_address),
-        transport_label_(transport_label(transport_->peer())) {
-    write_wake_.expires_at(asio::steady_timer::time_point::max());
-    read_wake_.expires_at(asio::steady_timer::time_point::max());
-  }
+        timer_(transport_->get_executor()) {}
 
   asio::awaitable<void> run();
 
-  // Called by Channel on this executor.
-  void deliver_input(core::Message message, std::string input, hub::DoneCallback done);
-  void deliver_c2d(core::Message message, hub::DoneCallback done);
-  void deliver_method(hub::MethodRequest request, hub::DoneCallback done);
-  void deliver_desired(hub::DesiredPatch patch);
-  void close_from_hub(ErrorCode reason) { begin_close(reason, "closed by the gateway"); }
+  // Implements edgehub::hub::DeviceChannel
+  asio::any_io_executor executor() const override { return transport_->get_executor(); }
+  void deliver_input(core::Message message, std::string input, hub::DoneCallback done) override;
+  void deliver_c2d(core::Message message, hub::DoneCallback done) override;
+  void deliver_method(hub::MethodRequest request, hub::DoneCallback done) override;
+  void deliver_desired(hub::DesiredPatch patch) override;
+  void close(ErrorCode reason) override { begin_close(reason, "closed by the gateway"); }
 
  private:
   static proto::Limits limits_from(const config::LimitsConfig& l) {
@@ -113,7 +98,7 @@ class Session : public std::enable_shared_from_this<Session> {
   ops::LogFields fields() const {
     return {.device_id = identity_.device,
             .module_id = identity_.module,
-            .remote_addr = fields_storage_,
+            .remote_addr = transport_->peer().remote_address,
             .protocol = "mqtt"};
   }
 
@@ -136,26 +121,34 @@ class Session : public std::enable_shared_from_this<Session> {
   bool publish(proto::Publish packet, hub::DoneCallback done);
   void send_queued_inputs();
   void queue_bytes(std::vector<std::byte> bytes);
+  void flush_soon();
+  void flush();
+  void release_output();
+  static asio::awaitable<void> write_rest(std::shared_ptr<Session> self,
+                                          std::vector<std::byte> bytes, std::size_t from);
+  static asio::awaitable<void> shut_down(std::shared_ptr<Session> self);
   void begin_close(ErrorCode reason, std::string_view why);
   void arm_protocol_timer(proto::TimePoint deadline);
   void arm_token_expiry(core::SystemTime expires_at);
+  void arm_timer();
+  void on_timer();
   void publish_will();
-  asio::awaitable<void> write_loop();
 
   SessionContext& ctx_;
   std::unique_ptr<net::Transport> transport_;
-  asio::any_io_executor executor_;
   proto::ServerConnection conn_;
-  asio::steady_timer protocol_timer_;
-  asio::steady_timer expiry_timer_;
-  asio::steady_timer write_wake_;  ///< cancelled to wake the write loop
-  asio::steady_timer read_wake_;   ///< cancelled to resume reading after backpressure
-  std::string fields_storage_;
-  std::string_view transport_label_;
+  // One timer for the protocol's deadline (CONNECT, keep-alive) and the SAS token's expiry,
+  // armed for whichever comes first.
+  asio::steady_timer timer_;
+  /// Cancelled to resume reading after backpressure; made when first needed, as few connections
+  /// ever reach the bound.
+  std::unique_ptr<asio::steady_timer> read_wake_;
+  proto::TimePoint protocol_deadline_ = proto::TimePoint::max();
+  proto::TimePoint token_deadline_ = proto::TimePoint::max();
+  proto::TimePoint armed_deadline_ = proto::TimePoint::max();
 
   core::ClientId identity_;
-  std::optional<proto::Will> will_;
-  std::shared_ptr<Channel> channel_;
+  std::unique_ptr<proto::Will> will_;  ///< rare: no room for it in the session otherwise
   hub::DeviceChannels::Registration registration_;
 
   struct PendingAck {
@@ -165,59 +158,43 @@ class Session : public std::enable_shared_from_this<Session> {
     bool done = false;
     ErrorCode error;
   };
-  std::deque<PendingAck> pending_acks_;  ///< PUBACKs go out in PUBLISH order (MQTT 4.6)
+  Fifo<PendingAck> pending_acks_;  ///< PUBACKs go out in PUBLISH order (MQTT 4.6)
   std::uint64_t next_ack_seq_ = 1;
 
   struct QueuedInput {
     proto::Publish packet;
     hub::DoneCallback done;
   };
-  std::deque<QueuedInput> queued_inputs_;  ///< waiting for a free QoS 1 packet identifier
+  Fifo<QueuedInput> queued_inputs_;  ///< waiting for a free QoS 1 packet identifier
   std::map<std::uint16_t, hub::DoneCallback> inflight_done_;
 
-  std::deque<std::vector<std::byte>> outbox_;
-  std::size_t outbox_bytes_ = 0;
+  std::vector<std::byte> output_;  ///< encoded packets not yet handed to the transport
+  std::size_t writing_bytes_ = 0;  ///< handed to an asynchronous write that has not finished
+  bool writing_ = false;           ///< write_rest() is running: it flushes output_ when done
+  bool flush_posted_ = false;
+  bool in_read_turn_ = false;  ///< the read loop flushes after the packets of one read
+  bool shutting_down_ = false;
   bool closing_ = false;
   bool clean_disconnect_ = false;
   bool connected_ = false;
   bool persistent_ = false;  ///< clean session 0: subscriptions outlive the connection
 };
 
-void Channel::deliver_input(core::Message message, std::string input, hub::DoneCallback done) {
-  if (auto s = session_.lock())
-    return s->deliver_input(std::move(message), std::move(input), std::move(done));
-  done(hub::Errc::disconnected);
-}
-void Channel::deliver_c2d(core::Message message, hub::DoneCallback done) {
-  if (auto s = session_.lock()) return s->deliver_c2d(std::move(message), std::move(done));
-  done(hub::Errc::disconnected);
-}
-void Channel::deliver_method(hub::MethodRequest request, hub::DoneCallback done) {
-  if (auto s = session_.lock()) return s->deliver_method(std::move(request), std::move(done));
-  done(hub::Errc::disconnected);
-}
-void Channel::deliver_desired(hub::DesiredPatch patch) {
-  if (auto s = session_.lock()) s->deliver_desired(std::move(patch));
-}
-void Channel::close(ErrorCode reason) {
-  if (auto s = session_.lock()) s->close_from_hub(reason);
-}
-
 asio::awaitable<void> Session::run() {
   auto self = shared_from_this();
-  auto& active = ctx_.stats->sessions.with({std::string(transport_label_)});
+  auto& active =
+      is_websocket(transport_->peer()) ? ctx_.stats->sessions_websocket : ctx_.stats->sessions_tls;
   active.inc();
-  asio::co_spawn(executor_, write_loop(), asio::detached);
   execute(conn_.start(ctx_.clock->steady_now()));
 
-  auto& bytes_in = ctx_.stats->bytes_in.with({"mqtt"});
   const auto max_pending = std::max<std::uint32_t>(1, ctx_.limits->max_inflight_per_connection);
   while (!closing_) {
     // Backpressure: stop reading while too many messages wait for the store.
     while (pending_acks_.size() >= max_pending && !closing_) {
       boost::system::error_code ec;
-      co_await read_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      read_wake_.expires_at(asio::steady_timer::time_point::max());
+      if (!read_wake_) read_wake_ = std::make_unique<asio::steady_timer>(executor());
+      read_wake_->expires_at(asio::steady_timer::time_point::max());
+      co_await read_wake_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
     }
     if (closing_) break;
     // No read buffer of its own: an idle session holds none (net::Transport::read_available).
@@ -226,8 +203,12 @@ asio::awaitable<void> Session::run() {
       if (!closing_) begin_close(bytes.error(), "connection lost");
       break;
     }
-    bytes_in.inc(bytes->size());
+    ctx_.stats->mqtt_bytes_in.inc(bytes->size());
+    // Every packet of the read is decoded and answered before one write carries the answers.
+    in_read_turn_ = true;
     execute(conn_.on_bytes(*bytes, ctx_.clock->steady_now()));
+    in_read_turn_ = false;
+    flush();
   }
   if (!clean_disconnect_ && connected_) publish_will();
   for (auto& [id, done] : inflight_done_)
@@ -237,9 +218,7 @@ asio::awaitable<void> Session::run() {
     q.done(hub::Errc::disconnected);
   queued_inputs_.clear();
   registration_.detach();
-  protocol_timer_.cancel();
-  expiry_timer_.cancel();
-  write_wake_.cancel();
+  timer_.cancel();
   active.dec();
 }
 
@@ -280,7 +259,9 @@ void Session::handle(proto::Packet&& packet) {
 void Session::on_connect(proto::Connect&& connect) {
   const auto& peer = transport_->peer();
   auto refuse = [&](ErrorCode ec, std::string_view reason) {
-    ctx_.stats->connects.with({std::string(transport_label_), std::string(reason)}).inc();
+    ctx_.stats->connects
+        .with({std::string(transport_label(transport_->peer())), std::string(reason)})
+        .inc();
     ops::log(spdlog::level::info, fields(), "MQTT CONNECT from client id '{}' refused: {} ({})",
              connect.client_id, reason, ec.message());
     if (auto r = conn_.refuse(ec)) execute(std::move(*r));
@@ -312,10 +293,9 @@ void Session::on_connect(proto::Connect&& connect) {
     if (topic.kind != TopicKind::telemetry || !may_publish(topic, identity_)) {
       return refuse(proto::Errc::not_authorized, "will_topic");
     }
-    will_ = std::move(connect.will);
+    will_ = std::make_unique<proto::Will>(std::move(*connect.will));
   }
-  channel_ = std::make_shared<Channel>(weak_from_this(), executor_);
-  registration_ = ctx_.channels->attach(identity_, channel_);
+  registration_ = ctx_.channels->attach(identity_, shared_from_this());
   const auto key = identity_.to_string();
   const auto keep_alive = connect.keep_alive;
   auto self = shared_from_this();
@@ -324,12 +304,12 @@ void Session::on_connect(proto::Connect&& connect) {
     // had one: a read finds out, and spares them a durable delete (a store commit per connect).
     ctx_.store->async_get_state(
         std::string(kSessionNamespace), key,
-        asio::bind_executor(executor_, [self, auth = *auth, keep_alive, key](
-                                           core::Result<std::optional<std::vector<std::byte>>> r) {
+        asio::bind_executor(executor(), [self, auth = *auth, keep_alive, key](
+                                            core::Result<std::optional<std::vector<std::byte>>> r) {
           if (r && !r->has_value()) return self->finish_connect(false, auth, keep_alive);
           self->ctx_.store->async_erase_state(
               std::string(kSessionNamespace), key,
-              asio::bind_executor(self->executor_, [self, auth, keep_alive](core::Result<bool>) {
+              asio::bind_executor(self->executor(), [self, auth, keep_alive](core::Result<bool>) {
                 self->finish_connect(false, auth, keep_alive);
               }));
         }));
@@ -338,8 +318,8 @@ void Session::on_connect(proto::Connect&& connect) {
   persistent_ = true;
   ctx_.store->async_get_state(
       std::string(kSessionNamespace), key,
-      asio::bind_executor(executor_, [self, auth = *auth, keep_alive](
-                                         core::Result<std::optional<std::vector<std::byte>>> r) {
+      asio::bind_executor(executor(), [self, auth = *auth, keep_alive](
+                                          core::Result<std::optional<std::vector<std::byte>>> r) {
         if (!r) return self->begin_close(r.error(), "session state not readable");
         const bool present = r->has_value() && !(*r)->empty();
         if (present) {
@@ -360,9 +340,11 @@ void Session::finish_connect(bool session_present, const identity::Authenticated
   auto accepted = conn_.accept(session_present, ctx_.clock->steady_now());
   if (!accepted) return begin_close(accepted.error(), "internal state");
   connected_ = true;
-  ctx_.stats->connects.with({std::string(transport_label_), "ok"}).inc();
+  (is_websocket(transport_->peer()) ? ctx_.stats->connects_ok_websocket
+                                    : ctx_.stats->connects_ok_tls)
+      .inc();
   ops::log(spdlog::level::info, fields(), "MQTT connected ({}, keep-alive {} s, {}{})",
-           identity::to_string(auth.method), keep_alive, transport_label_,
+           identity::to_string(auth.method), keep_alive, transport_label(transport_->peer()),
            session_present ? ", session resumed" : "");
   if (auth.method == identity::AuthType::sas) arm_token_expiry(auth.expires_at);
   execute(std::move(*accepted));
@@ -373,7 +355,7 @@ void Session::persist_subscriptions(std::function<void()> then) {
   const auto bits = registration_.subscriptions().bits();
   ctx_.store->async_put_state(
       std::string(kSessionNamespace), identity_.to_string(), {static_cast<std::byte>(bits)},
-      asio::bind_executor(executor_,
+      asio::bind_executor(executor(),
                           [weak = weak_from_this(), then = std::move(then)](core::Result<void> r) {
                             auto s = weak.lock();
                             if (!s) return;
@@ -387,14 +369,11 @@ void Session::persist_subscriptions(std::function<void()> then) {
 void Session::arm_token_expiry(core::SystemTime expires_at) {
   // MQTT cannot re-authenticate in place: IoT Hub closes the connection when the token expires
   // and the SDK reconnects with a fresh one (iot-hub-protocol.md §1.5).
-  const auto left = expires_at - ctx_.clock->now();
-  expiry_timer_.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(left));
-  expiry_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-    if (auto s = weak.lock(); s && !ec) {
-      s->ctx_.stats->refused.with({"token_expired"}).inc();
-      s->begin_close(proto::Errc::not_authorized, "SAS token expired");
-    }
-  });
+  const auto now = ctx_.clock->steady_now();
+  const auto left = std::chrono::duration_cast<proto::TimePoint::duration>(
+      std::max(expires_at - ctx_.clock->now(), core::SystemTime::duration::zero()));
+  token_deadline_ = left < proto::TimePoint::max() - now ? now + left : proto::TimePoint::max();
+  arm_timer();
 }
 
 void Session::on_publish(proto::Publish&& publish) {
@@ -435,17 +414,16 @@ void Session::accept_telemetry(core::Message message, std::uint16_t packet_id, p
   auto on_done = [weak = weak_from_this(), seq](core::Result<hub::Accepted> r) {
     auto s = weak.lock();
     if (!s) return;
-    for (auto& p : s->pending_acks_) {
-      if (p.seq == seq) {
-        p.done = true;
-        p.error = r ? ErrorCode{} : r.error();
-        break;
-      }
-    }
+    // Sequence numbers are consecutive from the front: the entry is found by subtraction.
+    auto& acks = s->pending_acks_;
+    if (acks.empty() || seq < acks.front().seq || seq - acks.front().seq >= acks.size()) return;
+    auto& p = acks[seq - acks.front().seq];
+    p.done = true;
+    p.error = r ? ErrorCode{} : r.error();
     s->flush_acks();
   };
   ctx_.ingress->async_accept(std::move(message),
-                             asio::bind_executor(executor_, std::move(on_done)));
+                             asio::bind_executor(executor(), std::move(on_done)));
 }
 
 void Session::flush_acks() {
@@ -461,7 +439,7 @@ void Session::flush_acks() {
     }
     if (p.qos1) send_packet(proto::Puback{p.packet_id});
   }
-  read_wake_.cancel();
+  if (read_wake_) read_wake_->cancel();
 }
 
 void Session::on_twin_request(const InboundTopic& topic, std::vector<std::byte> payload) {
@@ -474,8 +452,8 @@ void Session::on_twin_request(const InboundTopic& topic, std::vector<std::byte> 
   };
   if (topic.kind == TopicKind::twin_get) {
     ctx_.twins->async_get(
-        identity_, asio::bind_executor(executor_, [weak = weak_from_this(), rid,
-                                                   fail](core::Result<std::string> r) mutable {
+        identity_, asio::bind_executor(executor(), [weak = weak_from_this(), rid,
+                                                    fail](core::Result<std::string> r) mutable {
           auto s = weak.lock();
           if (!s) return;
           if (!r) {
@@ -489,7 +467,7 @@ void Session::on_twin_request(const InboundTopic& topic, std::vector<std::byte> 
   ctx_.twins->async_update_reported(
       identity_, std::string(reinterpret_cast<const char*>(payload.data()), payload.size()),
       asio::bind_executor(
-          executor_, [weak = weak_from_this(), rid, fail](core::Result<std::int64_t> r) mutable {
+          executor(), [weak = weak_from_this(), rid, fail](core::Result<std::int64_t> r) mutable {
             auto s = weak.lock();
             if (!s) return;
             if (!r) {
@@ -654,18 +632,86 @@ void Session::deliver_desired(hub::DesiredPatch patch) {
 }
 
 void Session::queue_bytes(std::vector<std::byte> bytes) {
-  if (closing_ && outbox_.empty() && bytes.empty()) return;
-  outbox_bytes_ += bytes.size();
-  outbox_.push_back(std::move(bytes));
-  if (outbox_bytes_ > kMaxOutboxBytes && !closing_) {
+  if (bytes.empty() || shutting_down_) return;
+  if (output_.empty()) {
+    output_ = std::move(bytes);
+  } else {
+    output_.insert(output_.end(), bytes.begin(), bytes.end());
+  }
+  if (output_.size() + writing_bytes_ > kMaxOutboxBytes && !closing_) {
     ctx_.stats->refused.with({"slow_consumer"}).inc();
     ops::log(spdlog::level::warn, fields(),
-             "closing a connection that does not read ({} bytes queued)", outbox_bytes_);
+             "closing a connection that does not read ({} bytes queued)",
+             output_.size() + writing_bytes_);
     closing_ = true;
+    shutting_down_ = true;
+    release_output();
     transport_->close();
     return;
   }
-  write_wake_.cancel();
+  flush_soon();
+}
+
+// Whatever else becomes ready before the posted flush runs (the other completions of one group
+// commit, already queued on this executor) joins the same write.
+void Session::flush_soon() {
+  if (flush_posted_ || in_read_turn_ || writing_) return;
+  flush_posted_ = true;
+  asio::post(executor(), [self = shared_from_this()] { self->flush(); });
+}
+
+void Session::flush() {
+  flush_posted_ = false;
+  if (writing_) return;  // write_rest() flushes what was queued meanwhile
+  if (!output_.empty() && !shutting_down_) {
+    auto written = transport_->try_write(asio::buffer(output_));
+    if (!written) {
+      release_output();
+      closing_ = true;
+    } else if (*written == output_.size()) {
+      ctx_.stats->mqtt_bytes_out.inc(*written);
+      release_output();
+    } else {
+      // The socket is full, or the transport writes only from a coroutine: the rest goes out
+      // asynchronously, and what is queued meanwhile after it.
+      writing_ = true;
+      writing_bytes_ = output_.size() - *written;
+      ctx_.stats->mqtt_bytes_out.inc(*written);
+      asio::co_spawn(executor(), write_rest(shared_from_this(), std::move(output_), *written),
+                     asio::detached);
+      output_ = {};
+      return;
+    }
+  }
+  // Closing: what the protocol queued (a CONNACK refusal, for instance) is out; the transport is
+  // shut down, and the read loop ends when that happens.
+  if (closing_ && !shutting_down_) {
+    shutting_down_ = true;
+    asio::co_spawn(executor(), shut_down(shared_from_this()), asio::detached);
+  }
+}
+
+void Session::release_output() {
+  // An idle connection keeps no output buffer: the next packet brings its own.
+  std::vector<std::byte>().swap(output_);
+}
+
+asio::awaitable<void> Session::write_rest(std::shared_ptr<Session> self,
+                                          std::vector<std::byte> bytes, std::size_t from) {
+  auto r = co_await self->transport_->write(asio::buffer(bytes) + from);
+  self->writing_ = false;
+  self->writing_bytes_ = 0;
+  if (!r) {
+    self->release_output();
+    self->closing_ = true;
+  } else {
+    self->ctx_.stats->mqtt_bytes_out.inc(bytes.size() - from);
+  }
+  self->flush();
+}
+
+asio::awaitable<void> Session::shut_down(std::shared_ptr<Session> self) {
+  co_await self->transport_->shutdown();
 }
 
 void Session::begin_close(ErrorCode reason, std::string_view why) {
@@ -677,17 +723,44 @@ void Session::begin_close(ErrorCode reason, std::string_view why) {
   ops::log(reason ? spdlog::level::info : spdlog::level::debug, fields(),
            "MQTT connection closing: {}{}{}", why, reason ? ": " : "",
            reason ? reason.message() : "");
-  // Let the write loop flush what the protocol queued (a CONNACK refusal, for instance) and then
-  // shut the transport down; the read loop ends when that happens.
-  write_wake_.cancel();
-  read_wake_.cancel();
+  // The flush writes what the protocol queued and then shuts the transport down.
+  flush_soon();
+  if (read_wake_) read_wake_->cancel();
 }
 
 void Session::arm_protocol_timer(proto::TimePoint deadline) {
-  protocol_timer_.expires_at(deadline);
-  protocol_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-    if (auto s = weak.lock(); s && !ec) s->execute(s->conn_.on_timer(s->ctx_.clock->steady_now()));
+  protocol_deadline_ = deadline;
+  arm_timer();
+}
+
+void Session::arm_timer() {
+  const auto deadline = std::min(protocol_deadline_, token_deadline_);
+  if (deadline == armed_deadline_) return;
+  armed_deadline_ = deadline;
+  if (deadline == proto::TimePoint::max()) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(deadline);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (auto s = weak.lock(); s && !ec) s->on_timer();
   });
+}
+
+void Session::on_timer() {
+  armed_deadline_ = proto::TimePoint::max();
+  const auto now = ctx_.clock->steady_now();
+  if (now >= token_deadline_) {
+    token_deadline_ = proto::TimePoint::max();
+    ctx_.stats->refused.with({"token_expired"}).inc();
+    return begin_close(proto::Errc::not_authorized, "SAS token expired");
+  }
+  if (now >= protocol_deadline_) {
+    // Firing early or late is harmless: ServerConnection::on_timer() re-arms.
+    protocol_deadline_ = proto::TimePoint::max();
+    execute(conn_.on_timer(now));
+  }
+  arm_timer();
 }
 
 void Session::publish_will() {
@@ -697,31 +770,7 @@ void Session::publish_will() {
   if (!message) return;
   message->origin = identity_;
   // Fire and forget: the connection is gone, there is nobody to acknowledge to.
-  ctx_.ingress->async_accept(std::move(*message), asio::bind_executor(executor_, [](auto&&) {}));
-}
-
-asio::awaitable<void> Session::write_loop() {
-  auto self = shared_from_this();
-  auto& bytes_out = ctx_.stats->bytes_out.with({"mqtt"});
-  for (;;) {
-    if (outbox_.empty()) {
-      if (closing_) break;
-      boost::system::error_code ec;
-      co_await write_wake_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      write_wake_.expires_at(asio::steady_timer::time_point::max());
-      continue;
-    }
-    auto bytes = std::move(outbox_.front());
-    outbox_.pop_front();
-    outbox_bytes_ -= bytes.size();
-    auto r = co_await transport_->write(asio::buffer(bytes));
-    if (!r) {
-      closing_ = true;
-      break;
-    }
-    bytes_out.inc(bytes.size());
-  }
-  co_await transport_->shutdown();
+  ctx_.ingress->async_accept(std::move(*message), asio::bind_executor(executor(), [](auto&&) {}));
 }
 
 }  // namespace

@@ -7,9 +7,15 @@
 //   mqtt::serve(std::move(transport), context);   // returns at once; the session runs on the
 //                                                 // transport's executor until it closes
 //
-// Life cycle (style P3): the session coroutine owns the transport and everything per
-// connection; its DeviceChannel registration and timers die with it. Outbound traffic from other
+// Life cycle (style P3): the session's read coroutine owns the transport and everything per
+// connection; its DeviceChannel registration and timer die with it. Outbound traffic from other
 // sessions arrives through the hub's DeviceChannel calls, posted onto this executor.
+//
+// Memory per idle connection (design.md §9) is the reason for the shape: one coroutine (the read
+// loop) and one timer per connection, no writer parked on an idle connection (packets are written
+// at once when the socket takes them, by a short-lived coroutine when it does not), no queue that
+// allocates while empty. Writes are coalesced: what becomes ready in one turn of the executor (the
+// PUBACKs of one group commit, the answers to one read's packets) goes out in one write.
 
 #include <chrono>
 #include <memory>
@@ -37,6 +43,14 @@ struct SessionStats {
   ops::CounterFamily& bytes_in;         ///< edgehubd_bytes_received_total{protocol}
   ops::CounterFamily& bytes_out;        ///< edgehubd_bytes_sent_total{protocol}
   ops::GaugeFamily& sessions;           ///< edgehubd_mqtt_sessions{transport}
+  // The children every connection or packet uses, looked up once: with() takes the family's
+  // mutex and builds the label strings.
+  ops::Counter& mqtt_bytes_in;
+  ops::Counter& mqtt_bytes_out;
+  ops::Gauge& sessions_tls;
+  ops::Gauge& sessions_websocket;
+  ops::Counter& connects_ok_tls;
+  ops::Counter& connects_ok_websocket;
 };
 
 /// What every session shares; owned by the daemon and outliving every session.
