@@ -3,7 +3,8 @@
 // the parent on its behalf with the child's own $edgeHub token; the parent accepts it because the
 // device sits below the child in its identities, and forwards it on behalf again with its own
 // $edgeHub token and the auth chain "leaf;child-gw;gw", which the stand-in checks as IoT Hub does.
-// The child reaches the parent over each device protocol: AMQP, AMQP over WebSocket and MQTT.
+// The child reaches the parent over each device protocol: AMQP, AMQP over WebSocket, MQTT and
+// MQTT over WebSocket (the parent's 443, subprotocol "mqtt").
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -41,7 +42,7 @@ parent = "child-gw"
 primary_key = "${key('leaf at the parent')}"
 `;
 
-for (const protocol of ['amqp', 'amqpws', 'mqtt']) {
+for (const protocol of ['amqp', 'amqpws', 'mqtt', 'mqttws']) {
   describe(`a child gateway reaching its parent over ${protocol}, the parent reaching the hub over amqp`, () => {
     let hub; let parent; let child;
     before(async () => {
@@ -58,7 +59,8 @@ for (const protocol of ['amqp', 'amqpws', 'mqtt']) {
         'child-gw/$edgeHub': { primaryKey: CHILD_EDGEHUB_KEY },
         leaf: { primaryKey: key('leaf at the hub'), parent: 'child-gw' } } });
       await hub.start({ amqpsPort, wssPort: httpsPort, httpsPort });
-      const parentPort = { amqp: parent.ports.amqp, amqpws: parent.ports.https, mqtt: parent.ports.mqtt }[protocol];
+      const parentPort = { amqp: parent.ports.amqp, amqpws: parent.ports.https, mqtt: parent.ports.mqtt,
+                           mqttws: parent.ports.https }[protocol];
       child = await startGateway({
         deviceId: 'child-gw',
         devices: ['leaf'],
