@@ -134,7 +134,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
 
   // Strand state.
   std::map<core::ClientId, std::shared_ptr<MqttLink>> links;
-  /// Closed links kept until their disconnect completed: Paho must not be destroyed mid-call.
+  /// Closed links kept until their DISCONNECT went out and the connection ended.
   std::vector<std::shared_ptr<MqttLink>> retired;
   std::shared_ptr<AmqpLink> amqp;
   /// Identities whose downstream client subscribed to desired properties: refreshed after an
@@ -392,7 +392,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
       if (!ec && self) self->finish_twin_request(rid, hub::Errc::timeout);
     });
     twin_requests.emplace(rid, PendingTwin{id, std::move(done), std::move(deadline)});
-    // Subscribed before the request goes out: Paho sends in order, IoT Hub handles in order.
+    // Subscribed before the request goes out: the link sends in order, IoT Hub handles in order.
     update_filters(id);
     const auto topic = request.operation == "GET" ? twin_get_topic(rid) : reported_patch_topic(rid);
     std::vector<std::byte> body(request.body.size());
@@ -432,7 +432,7 @@ struct UpstreamClient::Impl : std::enable_shared_from_this<Impl> {
     }
     message.origin = id;
     message.set_body(payload);
-    // Paho acknowledges the C2D publish on arrival (QoS 1), so the outcome is only counted.
+    // The link acknowledges the C2D publish on arrival (QoS 1), so the outcome is only counted.
     deliver_c2d(id, std::move(message), [](core::ErrorCode) {});
   }
 
@@ -592,8 +592,8 @@ void UpstreamClient::start() {
 void UpstreamClient::stop() {
   if (impl_->stopped.exchange(true)) return;
   impl_->watch.reset();
-  // The executor may no longer run (daemon teardown): cancel and shut down directly. Paho's
-  // threads only post onto the strand, and stop calling back once each client is destroyed.
+  // The executor may no longer run (daemon teardown): cancel and shut down directly. The links
+  // close their sockets without waiting; their coroutines end with the executor.
   impl_->probe_timer.cancel();
   impl_->sweep_timer.cancel();
   for (auto& [id, link] : impl_->links)

@@ -1,19 +1,20 @@
 #pragma once
 
-// The MQTT upstream to IoT Hub (design.md §2, edgehub-reference.md §2.6, §5): one Paho MQTT
-// connection per identity, opened lazily when that identity has something to send or a
-// downstream connection that subscribed to C2D, methods or desired properties, and closed when
-// idle or when the downstream connection ends. docs/upstream.md describes the protocol details.
+// The MQTT upstream to IoT Hub (design.md §2, edgehub-reference.md §2.6, §5): one MQTT
+// connection per identity (edgehubd's own client, upstream::MqttLink), opened lazily when that
+// identity has something to send or a downstream connection that subscribed to C2D, methods or
+// desired properties, and closed when idle or when the downstream connection ends. docs/upstream.md
+// describes the protocol details.
 //
 //   UpstreamClient client(options, deps, executor);
 //   forwarders.add_endpoint("iothub", client.make_sink(), priorities);   // $upstream
 //   client.start();   // watches DeviceChannels for subscriptions to relay
 //   ...
-//   client.stop();    // before the executor's io_context is destroyed; blocks up to ~2 s
+//   client.stop();    // before the executor's io_context is destroyed; does not block
 //
 // Threading: every member may be called from any thread. All state lives on one strand of the
-// given executor; Paho's callbacks (its own threads) only post onto that strand, so nothing ever
-// blocks an I/O thread or the forwarder's strand.
+// given executor, where the connections' coroutines run too, so nothing ever blocks an I/O
+// thread or the forwarder's strand.
 //
 // Outcomes of send() (the EndpointSink contract): success on PUBACK; hub::Errc::not_authorized
 // when IoT Hub refuses the identity (CONNACK 2, 4, 5) — not retryable; hub::Errc::disconnected
@@ -66,7 +67,7 @@ class UpstreamClient final : public hub::CloudTwins {
   /// Starts watching downstream connections and the connectivity probe.
   void start();
   /// Disconnects every upstream connection and fails what is pending with Errc::shutting_down.
-  /// Blocks (bounded) until Paho no longer calls back. Idempotent.
+  /// Closes the connections without waiting. Idempotent.
   void stop();
 
   /// The `$upstream` sink ("iothub" endpoint) for a hub::Forwarder. Any number may exist; each

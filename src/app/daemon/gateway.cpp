@@ -244,7 +244,7 @@ void Gateway::teardown() {
   // the store, whose destructor finishes queued writes and joins its thread.
   if (forwarders_) forwarders_->stop_all();
   forwarders_.reset();
-  // After the forwarders (they hold its sink); Paho stops calling back before the loop goes.
+  // After the forwarders (they hold its sink); before the loop goes (its links live on it).
   c2d_pollers_.reset();  // its registrations go before the upstream that watches them
   if (twins_) twins_->set_cloud(nullptr);
   if (upstream_) upstream_->stop();
