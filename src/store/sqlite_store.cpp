@@ -78,10 +78,10 @@ struct AppendOp : OpBase<AppendResult> {
   /// allocating (they are freed on that thread too).
   AppendResult seqs;
 };
-struct PeekOp : OpBase<std::vector<StoredEntry>> {
+struct ReadOp : OpBase<ReadBatch> {
   QueueId queue;
   SeqNo after = 0;
-  std::size_t max = 0;
+  ReadLimits limits;
 };
 struct AckOp : OpBase<std::uint64_t> {
   QueueId queue;
@@ -106,7 +106,7 @@ struct ListStateOp : OpBase<std::vector<StateEntry>> {
   std::string ns;
 };
 
-using Op = std::variant<AppendOp, PeekOp, AckOp, PurgeOp, StatsOp, MaintainOp, PutStateOp,
+using Op = std::variant<AppendOp, ReadOp, AckOp, PurgeOp, StatsOp, MaintainOp, PutStateOp,
                         GetStateOp, EraseStateOp, ListStateOp>;
 
 /// Operations whose loss in a power cut would lose data someone was told is safe. Acks, purges,
@@ -118,7 +118,7 @@ bool needs_fsync(const Op& op) {
 }
 
 bool is_write(const Op& op) {
-  return !std::holds_alternative<PeekOp>(op) && !std::holds_alternative<StatsOp>(op) &&
+  return !std::holds_alternative<ReadOp>(op) && !std::holds_alternative<StatsOp>(op) &&
          !std::holds_alternative<GetStateOp>(op) && !std::holds_alternative<ListStateOp>(op);
 }
 
@@ -231,12 +231,11 @@ class SqliteStore final : public MessageStore {
     op.done = std::move(done);
     submit(Op(std::move(op)));
   }
-  void do_peek(QueueId queue, SeqNo after, std::size_t max,
-               Completion<std::vector<StoredEntry>> done) override {
-    PeekOp op;
+  void do_read(QueueId queue, SeqNo after, ReadLimits limits, Completion<ReadBatch> done) override {
+    ReadOp op;
     op.queue = std::move(queue);
     op.after = after;
-    op.max = max;
+    op.limits = limits;
     op.done = std::move(done);
     submit(Op(std::move(op)));
   }
@@ -608,27 +607,38 @@ class SqliteStore final : public MessageStore {
            (kEntryOverhead + item.origin.size() + item.output.size()) * item.targets.size();
   }
 
-  Result<void> execute(PeekOp& op) {
-    std::vector<StoredEntry> out;
+  Result<void> execute(ReadOp& op) {
+    ReadBatch out;
     auto* queue = find_queue(op.queue);
-    if (queue == nullptr || op.max == 0) {
+    const auto max = std::min<std::size_t>(op.limits.max_entries, 1u << 30);
+    if (queue == nullptr || max == 0) {
       op.result.emplace(std::move(out));
       return {};
     }
     auto& peek = queue->peek;
     peek.bind(1, static_cast<std::int64_t>(std::min<SeqNo>(op.after, kNever)));
     peek.bind(2, now_ms_);
-    peek.bind(3, static_cast<std::int64_t>(std::min<std::size_t>(op.max, 1u << 30)));
+    // One row beyond the limit: whether the queue holds more is then known without another read.
+    peek.bind(3, static_cast<std::int64_t>(max + 1));
+    std::size_t bytes = 0;
     int rc = 0;
     while ((rc = peek.step()) == SQLITE_ROW) {
-      auto message = decode_message(peek.blob(2));
+      const auto data = peek.blob(2);
+      if (out.entries.size() == max || (op.limits.max_bytes != 0 && !out.entries.empty() &&
+                                        bytes + data.size() > op.limits.max_bytes)) {
+        out.more = true;
+        rc = SQLITE_DONE;
+        break;
+      }
+      bytes += data.size();
+      auto message = decode_message(data);
       if (!message) {
         peek.reset();
         op.result.emplace(Errc::corrupt);
         return {};
       }
-      out.push_back(StoredEntry{static_cast<SeqNo>(peek.int64(0)), from_ms(peek.int64(1)),
-                                std::move(*message)});
+      out.entries.push_back(StoredEntry{static_cast<SeqNo>(peek.int64(0)), from_ms(peek.int64(1)),
+                                        std::move(*message)});
     }
     peek.reset();
     if (rc != SQLITE_DONE) return sqlite::to_errc(rc);

@@ -140,8 +140,29 @@ class MessageStore {
     using Entries = std::vector<StoredEntry>;
     return initiate<Entries>(std::forward<Token>(token), [this, q = std::move(queue), after,
                                                           max](Completion<Entries> c) mutable {
-      do_peek(std::move(q), after, max, std::move(c));
+      auto executor = c.executor();
+      do_read(std::move(q), after, ReadLimits{max, 0},
+              Completion<ReadBatch>(std::move(executor),
+                                    [c = std::move(c)](core::Result<ReadBatch> r) mutable {
+                                      if (!r) {
+                                        c.complete_here(r.error());
+                                        return;
+                                      }
+                                      c.complete_here(std::move(r->entries));
+                                    }));
     });
+  }
+
+  /// The entries of the queue after sequence number `after`, oldest first, skipping expired
+  /// ones, up to `limits`; ReadBatch::more tells whether a limit cut the read short, so a reader
+  /// knows it has reached the end of the queue without another round trip.
+  template <typename Token>
+  auto async_read(QueueId queue, SeqNo after, ReadLimits limits, Token&& token) {
+    return initiate<ReadBatch>(
+        std::forward<Token>(token),
+        [this, q = std::move(queue), after, limits](Completion<ReadBatch> c) mutable {
+          do_read(std::move(q), after, limits, std::move(c));
+        });
   }
 
   /// Checkpoint: removes every entry of the queue with seq <= up_to and releases bodies no
@@ -226,8 +247,8 @@ class MessageStore {
   virtual boost::asio::any_io_executor fallback_executor() const = 0;
 
   virtual void do_append(AppendBatch batch, Completion<AppendResult> done) = 0;
-  virtual void do_peek(QueueId queue, SeqNo after, std::size_t max,
-                       Completion<std::vector<StoredEntry>> done) = 0;
+  virtual void do_read(QueueId queue, SeqNo after, ReadLimits limits,
+                       Completion<ReadBatch> done) = 0;
   virtual void do_ack(QueueId queue, SeqNo up_to, Completion<std::uint64_t> done) = 0;
   virtual void do_purge(QueueId queue, Completion<std::uint64_t> done) = 0;
   virtual void do_stats(Completion<StoreStats> done) = 0;

@@ -60,6 +60,20 @@ struct StoredEntry {
   core::Message message;
 };
 
+/// How much one read (MessageStore::async_read) returns at most.
+struct ReadLimits {
+  std::size_t max_entries = 0;
+  /// The entries' stored (encoded) bytes at most; 0 = no bound. The first entry is returned
+  /// whatever its size, so a read always makes progress.
+  std::size_t max_bytes = 0;
+};
+
+struct ReadBatch {
+  std::vector<StoredEntry> entries;
+  /// A limit stopped the read while the queue held more unexpired entries after the last one.
+  bool more = false;
+};
+
 struct QueueStats {
   QueueId queue;
   std::uint64_t length = 0;  ///< includes expired entries not yet swept

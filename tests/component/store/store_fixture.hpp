@@ -45,6 +45,12 @@ class StoreFixture : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message();
     return r ? std::move(*r) : std::vector<StoredEntry>{};
   }
+  ReadBatch read(MessageStore& s, const QueueId& q, SeqNo after, ReadLimits limits) {
+    auto r =
+        wait_for<ReadBatch>(ioc_, [&](auto h) { s.async_read(q, after, limits, std::move(h)); });
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? std::move(*r) : ReadBatch{};
+  }
   std::uint64_t ack(MessageStore& s, const QueueId& q, SeqNo up_to) {
     auto r = wait_for<std::uint64_t>(ioc_, [&](auto h) { s.async_ack(q, up_to, std::move(h)); });
     EXPECT_TRUE(r) << r.error().message();

@@ -44,6 +44,50 @@ TEST_F(StoreFixture, AppendsAreReturnedInFifoOrderPerQueue) {
   EXPECT_EQ(rest[0].message.body_text(), "m7");
 }
 
+TEST_F(StoreFixture, AReadStopsAtItsLimitsAndTellsWhetherTheQueueHoldsMore) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  AppendBatch batch;
+  for (int i = 0; i < 5; ++i)
+    batch.push_back(
+        to_queue(make_message("m" + std::to_string(i) + std::string(100, 'x')), "iothub"));
+  ASSERT_TRUE(append(*store, std::move(batch)));
+  auto bodies_of = [](const ReadBatch& b) {
+    std::vector<std::string> out;
+    for (const auto& e : b.entries)
+      out.emplace_back(e.message.body_text().substr(0, 2));
+    return out;
+  };
+
+  const auto first = read(*store, kUp, 0, ReadLimits{3, 0});
+  EXPECT_EQ(bodies_of(first), (std::vector<std::string>{"m0", "m1", "m2"}));
+  EXPECT_TRUE(first.more);
+  const auto rest = read(*store, kUp, first.entries.back().seq, ReadLimits{3, 0});
+  EXPECT_EQ(bodies_of(rest), (std::vector<std::string>{"m3", "m4"}));
+  EXPECT_FALSE(rest.more);
+  // Exactly as many as are left: the end is known without another read.
+  EXPECT_FALSE(read(*store, kUp, first.entries.back().seq, ReadLimits{2, 0}).more);
+
+  // A byte bound below two entries returns one, and says more follow.
+  const auto one = read(*store, kUp, 0, ReadLimits{10, 150});
+  EXPECT_EQ(bodies_of(one), std::vector<std::string>{"m0"});
+  EXPECT_TRUE(one.more);
+  // The first entry goes whatever its size, so a reader always makes progress.
+  const auto tiny = read(*store, kUp, 0, ReadLimits{10, 1});
+  EXPECT_EQ(tiny.entries.size(), 1u);
+  EXPECT_TRUE(tiny.more);
+  const auto all = read(*store, kUp, 0, ReadLimits{10, 1u << 20});
+  EXPECT_EQ(all.entries.size(), 5u);
+  EXPECT_FALSE(all.more);
+
+  // Expired entries are neither returned nor counted as more.
+  ASSERT_TRUE(append_one(
+      *store, to_queue(make_message("old"), "iothub", kDefaultPriority, std::chrono::seconds(1))));
+  clock_.advance(std::chrono::seconds(2));
+  EXPECT_FALSE(read(*store, kUp, 0, ReadLimits{5, 0}).more);
+  EXPECT_TRUE(read(*store, QueueId{"nowhere", 0}, 0, ReadLimits{5, 0}).entries.empty());
+}
+
 TEST_F(StoreFixture, PrioritiesAreSeparateQueues) {
   auto store = open_store();
   ASSERT_TRUE(store);
