@@ -103,7 +103,8 @@ void Forwarder::stop() {
     self->retry_timer_.cancel();
     for (auto& [p, q] : self->queues_) {
       ++q.epoch;
-      q.in_flight.clear();
+      self->forget_in_flight(q);
+      q.ahead.clear();
     }
     // The sink watches DeviceChannels; dropping it now means nothing of this forwarder refers
     // to the registry once stop() has run, whatever still holds the object.
@@ -113,23 +114,31 @@ void Forwarder::stop() {
 
 void Forwarder::notify(std::uint32_t priority) {
   {
-    std::lock_guard lock(notes_mutex_);
+    std::lock_guard lock(inbox_mutex_);
     if (std::find(noted_.begin(), noted_.end(), priority) == noted_.end()) {
       noted_.push_back(priority);
     }
-    if (notes_posted_) return;
-    notes_posted_ = true;
+    if (inbox_posted_) return;
+    inbox_posted_ = true;
   }
-  boost::asio::post(strand_, [self = shared_from_this()] { self->on_notes(); });
+  post_inbox();
 }
 
-void Forwarder::on_notes() {
+void Forwarder::post_inbox() {
+  boost::asio::post(strand_, [self = shared_from_this()] { self->on_inbox(); });
+}
+
+void Forwarder::on_inbox() {
   std::vector<std::uint32_t> noted;
   {
-    std::lock_guard lock(notes_mutex_);
+    std::lock_guard lock(inbox_mutex_);
     noted.swap(noted_);
-    notes_posted_ = false;
+    taken_results_.swap(results_);
+    inbox_posted_ = false;
   }
+  for (const auto& result : taken_results_)
+    on_result(result);
+  taken_results_.clear();  // keeps its capacity for the next swap
   for (auto priority : noted) {
     auto& q = queue(priority);
     q.maybe_more = true;
@@ -138,19 +147,8 @@ void Forwarder::on_notes() {
   pump();
 }
 
-std::size_t Forwarder::in_flight_bytes() const {
-  std::size_t n = 0;
-  for (const auto& [p, q] : queues_)
-    for (const auto& f : q.in_flight)
-      n += f.bytes;
-  return n;
-}
-
 std::size_t Forwarder::in_flight() const {
-  std::size_t n = 0;
-  for (const auto& [p, q] : queues_)
-    n += q.in_flight.size();
-  return n;
+  return in_flight_count_;
 }
 
 store::SeqNo Forwarder::checkpoint(std::uint32_t priority) const {
@@ -177,7 +175,7 @@ void Forwarder::on_wake() {
 }
 
 void Forwarder::pump() {
-  if (!started_ || stopped_ || peeking_ || backing_off_) return;
+  if (!started_ || stopped_ || backing_off_) return;
   const auto connection = sink_->connection();
   if (connection == 0) return;  // wait for the wake-up: messages stay in the store
   if (connection != connection_) {
@@ -188,31 +186,32 @@ void Forwarder::pump() {
     }
     connection_ = connection;
   }
-  std::size_t in_flight_now = in_flight();
-  if (in_flight_now >= options_.window) return;
-  if (options_.window_bytes != 0 && in_flight_bytes() >= options_.window_bytes) return;
-
-  // Strict priority: the first queue (lowest number) that may hold unread messages.
+  // Strict priority: the first queue (lowest number) holding messages read or maybe unread
+  // gets the window; lower ones wait, even with messages already read, while it may have more.
   for (auto& [priority, q] : queues_) {
-    if (!q.maybe_more) continue;
-    const std::size_t want = std::min(options_.batch, options_.window - in_flight_now);
-    peeking_ = true;
-    store_.async_peek_after(
-        store::QueueId{endpoint_id_, priority}, q.read_after, want,
-        boost::asio::bind_executor(
-            // Captured by copy under a new name: clang 14 cannot capture a structured binding.
-            strand_,
-            [self = shared_from_this(), priority = std::uint32_t{priority}, epoch = q.epoch, want,
-             notes = q.notes](core::Result<std::vector<store::StoredEntry>> r) mutable {
-              self->on_peek(priority, epoch, want, notes, std::move(r));
-            }));
-    return;
+    if (q.ahead.empty() && !q.maybe_more) continue;
+    send_ahead(q);
+    if (!q.ahead.empty()) return;  // the window is full
+    if (q.maybe_more) {
+      if (!peeking_) read(q);
+      return;
+    }
   }
 }
 
-void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t asked,
-                        std::uint64_t notes,
-                        core::Result<std::vector<store::StoredEntry>> entries) {
+void Forwarder::read(Queue& q) {
+  peeking_ = true;
+  store_.async_read(store::QueueId{endpoint_id_, q.priority}, q.read_after,
+                    store::ReadLimits{options_.batch, options_.batch_bytes},
+                    boost::asio::bind_executor(
+                        strand_, [self = shared_from_this(), priority = q.priority, epoch = q.epoch,
+                                  notes = q.notes](core::Result<store::ReadBatch> r) mutable {
+                          self->on_read(priority, epoch, notes, std::move(r));
+                        }));
+}
+
+void Forwarder::on_read(std::uint32_t priority, std::uint64_t epoch, std::uint64_t notes,
+                        core::Result<store::ReadBatch> batch) {
   peeking_ = false;
   if (stopped_) return;
   auto& q = queue(priority);
@@ -220,63 +219,72 @@ void Forwarder::on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t
     pump();
     return;
   }
-  if (!entries) {
+  if (!batch) {
     ops::log(spdlog::level::warn, {}, "forwarder {}: reading queue priority {} failed: {}",
-             endpoint_id_, priority, entries.error().message());
+             endpoint_id_, priority, batch.error().message());
     back_off();
     return;
   }
-  // A commit notified while the peek ran may not be in its result: only a peek that started
-  // after the last notification can prove the queue drained.
-  if (entries->size() < asked && notes == q.notes) q.maybe_more = false;
-  if (entries->empty()) {
-    pump();
-    return;
-  }
-  std::weak_ptr<Forwarder> weak = weak_from_this();
-  std::size_t bytes_now = in_flight_bytes();
-  const auto sent_at = std::chrono::steady_clock::now();
-  const std::size_t first = q.in_flight.size();
-  for (auto& e : *entries) {
-    const std::size_t bytes = e.message.accounted_size();
-    if (options_.window_bytes != 0 && bytes_now != 0 && bytes_now + bytes > options_.window_bytes) {
-      // The rest of this read waits for acknowledgements; it is read again from the store.
-      q.maybe_more = true;
-      break;
-    }
-    bytes_now += bytes;
-    q.read_after = e.seq;
-    InFlight f;
-    f.seq = e.seq;
-    f.bytes = bytes;
-    f.origin = &origin_of(e.message, priority);
-    f.sent_at = sent_at;
-    f.enqueued_at = e.message.enqueued_at;
-    q.in_flight.push_back(std::move(f));
-    sink_->send(std::move(e.message), [weak, priority, epoch, seq = e.seq](core::ErrorCode ec) {
-      if (auto self = weak.lock()) {
-        boost::asio::post(self->strand_, [self, priority, epoch, seq, ec] {
-          self->on_result(priority, epoch, seq, ec);
-        });
-      }
-    });
-  }
-  if (q.in_flight.size() > first) {
-    auto& last = q.in_flight.back();
-    last.timer = scheduler_.call_after(strand_, options_.ack_timeout,
-                                       [weak, priority, epoch, seq = last.seq] {
-                                         if (auto self = weak.lock())
-                                           self->on_timeout(priority, epoch, seq);
-                                       });
-  }
+  // A commit notified while the read ran may not be in its result: only a read that started
+  // after the last notification and reached the end of the queue proves it drained.
+  if (!batch->more && notes == q.notes) q.maybe_more = false;
+  if (!batch->entries.empty()) q.read_after = batch->entries.back().seq;
+  for (auto& e : batch->entries)
+    q.ahead.push_back(std::move(e));
   pump();
 }
 
-void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq,
-                          core::ErrorCode ec) {
+void Forwarder::send_ahead(Queue& q) {
+  std::weak_ptr<Forwarder> weak = weak_from_this();
+  const auto sent_at = std::chrono::steady_clock::now();
+  const std::size_t first = q.in_flight.size();
+  while (!q.ahead.empty() && in_flight_count_ < options_.window) {
+    auto& e = q.ahead.front();
+    const std::size_t bytes = e.message.accounted_size();
+    if (options_.window_bytes != 0 && in_flight_bytes_ != 0 &&
+        in_flight_bytes_ + bytes > options_.window_bytes) {
+      break;  // it waits for acknowledgements
+    }
+    InFlight f;
+    f.seq = e.seq;
+    f.bytes = bytes;
+    f.origin = &origin_of(e.message, q.priority);
+    f.sent_at = sent_at;
+    f.enqueued_at = e.message.enqueued_at;
+    q.in_flight.push_back(std::move(f));
+    ++in_flight_count_;
+    in_flight_bytes_ += bytes;
+    // Outcomes travel to the strand through the inbox: one post per burst, not per message.
+    sink_->send(std::move(e.message),
+                [weak, priority = q.priority, epoch = q.epoch, seq = e.seq](core::ErrorCode ec) {
+                  auto self = weak.lock();
+                  if (!self) return;
+                  {
+                    std::lock_guard lock(self->inbox_mutex_);
+                    self->results_.push_back(SendResult{priority, epoch, seq, ec});
+                    if (self->inbox_posted_) return;
+                    self->inbox_posted_ = true;
+                  }
+                  self->post_inbox();
+                });
+    q.ahead.pop_front();
+  }
+  if (q.in_flight.size() > first) {
+    auto& last = q.in_flight.back();
+    last.timer =
+        scheduler_.call_after(strand_, options_.ack_timeout,
+                              [weak, priority = q.priority, epoch = q.epoch, seq = last.seq] {
+                                if (auto self = weak.lock()) self->on_timeout(priority, epoch, seq);
+                              });
+  }
+}
+
+void Forwarder::on_result(const SendResult& result) {
   if (stopped_) return;
-  auto& q = queue(priority);
-  if (epoch != q.epoch) return;
+  auto& q = queue(result.priority);
+  if (result.epoch != q.epoch) return;
+  const auto seq = result.seq;
+  const auto& ec = result.ec;
   auto it = std::find_if(q.in_flight.begin(), q.in_flight.end(),
                          [seq](const InFlight& f) { return f.seq == seq; });
   if (it == q.in_flight.end() || it->acked) return;
@@ -298,7 +306,6 @@ void Forwarder::on_result(std::uint32_t priority, std::uint64_t epoch, store::Se
                sink_->to_label(), origin.from, ec.message(), seq);
     }
     advance(q);
-    pump();
     return;
   }
   ops::log(spdlog::level::debug, {}, "forwarder {}: delivery of {} failed ({}); retrying",
@@ -329,9 +336,17 @@ void Forwarder::restart(Queue& q) {
     if (!f.acked) metrics_.retries.with({f.origin->from, "send_message"}).inc();
   }
   ++q.epoch;
-  q.in_flight.clear();  // their timers cancel with them
+  forget_in_flight(q);  // their timers cancel with them
+  q.ahead.clear();      // read after what was in flight: read again, in order
   q.read_after = q.checkpoint;
   q.maybe_more = true;
+}
+
+void Forwarder::forget_in_flight(Queue& q) {
+  for (const auto& f : q.in_flight)
+    in_flight_bytes_ -= f.bytes;
+  in_flight_count_ -= q.in_flight.size();
+  q.in_flight.clear();
 }
 
 std::chrono::milliseconds Forwarder::next_retry_delay() {
@@ -367,6 +382,9 @@ void Forwarder::advance(Queue& q) {
     ++done;
   }
   if (done == 0) return;
+  for (std::size_t i = 0; i < done; ++i)
+    in_flight_bytes_ -= q.in_flight[i].bytes;
+  in_flight_count_ -= done;
   q.in_flight.erase(q.in_flight.begin(), q.in_flight.begin() + static_cast<std::ptrdiff_t>(done));
   if (q.checkpoint == before) return;
   store_checkpoint(q);

@@ -18,6 +18,7 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -87,7 +88,12 @@ class ModuleInputSink final : public EndpointSink {
 
 struct ForwarderOptions {
   std::size_t window = 16;  ///< unacknowledged messages per endpoint at most
-  std::size_t batch = 10;   ///< entries read per store peek (edgeHub's prefetch)
+  /// Entries read per store read (edgeHub's prefetch). What the window has no room for yet
+  /// waits in memory, so reads need not be as small as the room acknowledgements free.
+  std::size_t batch = 10;
+  /// Stored bytes per store read at most (the first entry goes whatever its size): with
+  /// `batch`, the bound on what waits in memory for room in the window. 0 = no bound.
+  std::size_t batch_bytes = 1024 * 1024;
   std::chrono::milliseconds ack_timeout{30000};  ///< edgeHub's MessageAckTimeoutSecs
   std::chrono::milliseconds retry_delay{1000};   ///< pause after a refusal or failure
   /// Above retry_delay: the pause doubles after every consecutive failure up to this bound
@@ -162,10 +168,11 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   struct Queue {
     std::uint32_t priority = 0;
     store::SeqNo checkpoint = 0;  ///< everything at or below is acknowledged
-    store::SeqNo read_after = 0;  ///< the last entry handed to the sink
+    store::SeqNo read_after = 0;  ///< the last entry read from the store
     std::vector<InFlight> in_flight;
-    bool maybe_more = true;
-    std::uint64_t notes = 0;  ///< commit notifications received
+    std::deque<store::StoredEntry> ahead;  ///< read, waiting for room in the window
+    bool maybe_more = true;                ///< the store may hold entries after read_after
+    std::uint64_t notes = 0;               ///< commit notifications received
     std::uint64_t epoch = 0;  ///< bumped on restart from the checkpoint; stale results ignored
     store::SeqNo stored_checkpoint = 0;  ///< the last checkpoint the store confirmed
     bool storing_checkpoint = false;     ///< one store ack in flight per queue at most
@@ -175,20 +182,31 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
             Scheduler& scheduler, ops::Registry& registry, boost::asio::any_io_executor executor,
             ForwarderOptions options);
 
+  /// A sink's outcome for one message, waiting for the strand.
+  struct SendResult {
+    std::uint32_t priority = 0;
+    std::uint64_t epoch = 0;
+    store::SeqNo seq = 0;
+    core::ErrorCode ec;
+  };
+
   void pump();
-  void on_peek(std::uint32_t priority, std::uint64_t epoch, std::size_t asked, std::uint64_t notes,
-               core::Result<std::vector<store::StoredEntry>> entries);
-  void on_result(std::uint32_t priority, std::uint64_t epoch, store::SeqNo seq, core::ErrorCode ec);
+  void read(Queue& q);
+  void send_ahead(Queue& q);
+  void on_read(std::uint32_t priority, std::uint64_t epoch, std::uint64_t notes,
+               core::Result<store::ReadBatch> batch);
+  void on_result(const SendResult& result);
   void on_timeout(std::uint32_t priority, std::uint64_t epoch, store::SeqNo last);
-  void on_notes();
+  void post_inbox();
+  void on_inbox();
   void store_checkpoint(Queue& q);
   const Origin& origin_of(const core::Message& message, std::uint32_t priority);
   void on_wake();
   void restart(Queue& q);
   void back_off();
   std::chrono::milliseconds next_retry_delay();
-  std::size_t in_flight_bytes() const;
   void advance(Queue& q);
+  void forget_in_flight(Queue& q);
   Queue& queue(std::uint32_t priority);
 
   std::string endpoint_id_;
@@ -201,11 +219,14 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   std::atomic<bool> stop_requested_{false};
 
-  // Commit notifications wait here until the strand takes them all in one handler: a group
-  // commit of many messages posts once, not once per message.
-  std::mutex notes_mutex_;
+  // Commit notifications and the sink's outcomes wait here until the strand takes them all in
+  // one handler: a group commit of many messages, or a burst of acknowledgements, posts once,
+  // not once per message.
+  std::mutex inbox_mutex_;
   std::vector<std::uint32_t> noted_;  ///< priorities notified since the last handler
-  bool notes_posted_ = false;
+  std::vector<SendResult> results_;   ///< outcomes since the last handler
+  bool inbox_posted_ = false;
+  std::vector<SendResult> taken_results_;  ///< strand: the inbox's results being handled
 
   // Strand state.
   std::map<std::uint32_t, Queue> queues_;  ///< ascending number = descending priority
@@ -213,6 +234,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool stopped_ = false;
   bool peeking_ = false;
   bool backing_off_ = false;
+  std::size_t in_flight_count_ = 0;  ///< over every queue
+  std::size_t in_flight_bytes_ = 0;  ///< accounted bytes, over every queue
   std::uint64_t connection_ = 0;
   std::uint32_t failures_ = 0;  ///< consecutive, for the exponential back-off
   std::minstd_rand random_;     ///< jitter only: no need for a strong generator

@@ -13,6 +13,57 @@ using namespace std::chrono_literals;
 const core::ClientId kFilter{kGateway, "filter"};
 const store::QueueId kIn{"gw/filter/in1", routing::kDefaultPriority};
 
+/// The SQLite store, counting the reads the hub makes of it.
+class CountingStore final : public store::MessageStore {
+ public:
+  CountingStore(std::unique_ptr<store::MessageStore> inner, boost::asio::any_io_executor executor)
+      : inner_(std::move(inner)), executor_(std::move(executor)) {}
+  std::size_t reads = 0;
+
+ protected:
+  boost::asio::any_io_executor fallback_executor() const override { return executor_; }
+  void do_append(store::AppendBatch batch, store::Completion<store::AppendResult> done) override {
+    inner_->async_append(std::move(batch), std::move(done));
+  }
+  void do_read(store::QueueId queue, store::SeqNo after, store::ReadLimits limits,
+               store::Completion<store::ReadBatch> done) override {
+    ++reads;
+    inner_->async_read(std::move(queue), after, limits, std::move(done));
+  }
+  void do_ack(store::QueueId queue, store::SeqNo up_to,
+              store::Completion<std::uint64_t> done) override {
+    inner_->async_ack(std::move(queue), up_to, std::move(done));
+  }
+  void do_purge(store::QueueId queue, store::Completion<std::uint64_t> done) override {
+    inner_->async_purge(std::move(queue), std::move(done));
+  }
+  void do_stats(store::Completion<store::StoreStats> done) override {
+    inner_->async_stats(std::move(done));
+  }
+  void do_maintain(store::Completion<store::SweepResult> done) override {
+    inner_->async_maintain(std::move(done));
+  }
+  void do_put_state(std::string ns, std::string key, std::vector<std::byte> value,
+                    store::Completion<void> done) override {
+    inner_->async_put_state(std::move(ns), std::move(key), std::move(value), std::move(done));
+  }
+  void do_get_state(std::string ns, std::string key,
+                    store::Completion<std::optional<std::vector<std::byte>>> done) override {
+    inner_->async_get_state(std::move(ns), std::move(key), std::move(done));
+  }
+  void do_erase_state(std::string ns, std::string key, store::Completion<bool> done) override {
+    inner_->async_erase_state(std::move(ns), std::move(key), std::move(done));
+  }
+  void do_list_state(std::string ns,
+                     store::Completion<std::vector<store::StateEntry>> done) override {
+    inner_->async_list_state(std::move(ns), std::move(done));
+  }
+
+ private:
+  std::unique_ptr<store::MessageStore> inner_;
+  boost::asio::any_io_executor executor_;
+};
+
 class ForwarderTest : public HubFixture {
  protected:
   void start_simple(ForwarderOptions fo = {}) {
@@ -61,6 +112,53 @@ TEST_F(ForwarderTest, DeliversInOrderToTheSubscribedModuleAndCheckpointsOnAck) {
           .snapshot();
   EXPECT_EQ(processing.count, 3u);
   EXPECT_GE(processing.sum, sending.sum) << "arrival comes before hand-over";
+}
+
+TEST_F(ForwarderTest, AReadTakesAWholeBatchAndWhatTheWindowHasNoRoomForWaitsInOrder) {
+  CountingStore* counting = nullptr;
+  wrap_store_ = [&](std::unique_ptr<store::MessageStore> s) {
+    auto c = std::make_unique<CountingStore>(std::move(s), ioc_.get_executor());
+    counting = c.get();
+    return c;
+  };
+  start_simple(ForwarderOptions{.window = 2, .batch = 10});
+  ASSERT_NE(counting, nullptr);
+  send({"m1", "m2", "m3", "m4", "m5", "m6"});
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  settle();
+  ASSERT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2"}));
+  for (int i = 0; i < 4; ++i) {
+    ch->ack(0);  // one at a time: each frees room for one more
+    settle();
+  }
+  ch->ack_all();
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2", "m3", "m4", "m5", "m6"}));
+  // One read found all six and the end of the queue: freeing room in the window costs no read.
+  EXPECT_EQ(counting->reads, 1u);
+  EXPECT_TRUE(bodies(kIn).empty());
+}
+
+TEST_F(ForwarderTest, AReadCutShortByItsByteBoundIsFollowedByTheNextOne) {
+  CountingStore* counting = nullptr;
+  wrap_store_ = [&](std::unique_ptr<store::MessageStore> s) {
+    auto c = std::make_unique<CountingStore>(std::move(s), ioc_.get_executor());
+    counting = c.get();
+    return c;
+  };
+  start_simple(ForwarderOptions{.window = 10, .batch = 10, .batch_bytes = 1});
+  ASSERT_NE(counting, nullptr);
+  send({"m1", "m2", "m3"});
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  settle();
+  EXPECT_EQ(ch->received_bodies(), (std::vector<std::string>{"m1", "m2", "m3"}));
+  // One entry per read, and the third read reached the end of the queue.
+  EXPECT_EQ(counting->reads, 3u);
+  ch->ack_all();
+  settle();
+  EXPECT_TRUE(bodies(kIn).empty());
 }
 
 TEST_F(ForwarderTest, ModuleAwayThenBackReceivesEverythingQueued) {

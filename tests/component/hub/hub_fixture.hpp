@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,7 +81,7 @@ class HubFixture : public ::testing::Test {
     auto s = store::open_sqlite_store(store_options_, registry_, clock_, ioc_.get_executor(),
                                       diagnostic);
     ASSERT_TRUE(s) << diagnostic;
-    store_ = std::move(*s);
+    store_ = wrap_store_ ? wrap_store_(std::move(*s)) : std::move(*s);
   }
 
   core::Result<Accepted> accept(core::Message m) {
@@ -122,6 +123,9 @@ class HubFixture : public ::testing::Test {
   boost::asio::io_context ioc_;
   store::Options store_options_;
   std::unique_ptr<store::MessageStore> store_;
+  /// When set, what the hub gets instead of the SQLite store (a decorator that observes it).
+  std::function<std::unique_ptr<store::MessageStore>(std::unique_ptr<store::MessageStore>)>
+      wrap_store_;
   DeviceChannels channels_{registry_};
   ManualScheduler scheduler_;
   std::shared_ptr<const routing::RouteTable> routes_;
