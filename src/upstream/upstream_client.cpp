@@ -24,8 +24,10 @@ namespace asio = boost::asio;
 
 hub::ForwarderOptions upstream_forwarder_options() {
   hub::ForwarderOptions o;
-  o.batch = 10;                 // MaxUpstreamBatchSize
-  o.window = 100;               // 10 per batch x UpstreamFanOutFactor 10
+  // Store reads of up to 100 entries (and ForwarderOptions::batch_bytes): the drain reads the
+  // queue in fewer round trips; what is unacknowledged stays bounded by the window.
+  o.batch = 100;
+  o.window = 100;               // edgeHub: 10 per batch x UpstreamFanOutFactor 10
   o.window_bytes = 256 * 1024;  // IoT Hub's batch bound
   o.ack_timeout = std::chrono::milliseconds(30000);
   o.retry_delay = std::chrono::milliseconds(1000);
