@@ -322,6 +322,9 @@ class SqliteStore final : public MessageStore {
         // operation that joins the group would cost a context switch each.
         if (needs_fsync(queue_.back())) durable_queued_ = true;
         wake = idle_ || queue_.size() >= options_.max_ops_per_transaction;
+        // One wake is enough: operations submitted before the thread takes the lock again (an
+        // ack and a read from the same forwarder handler) find it already woken.
+        idle_ = false;
       }
     }
     if (refused) {
@@ -1043,7 +1046,7 @@ class SqliteStore final : public MessageStore {
   std::size_t pending_appends_ = 0;
   std::size_t pending_bytes_ = 0;
   bool closing_ = false;
-  bool idle_ = false;            ///< the store thread waits for work (not inside a commit window)
+  bool idle_ = false;            ///< the store thread waits for work, and nobody has woken it yet
   bool durable_queued_ = false;  ///< an append or state write is queued (it will fsync)
   std::chrono::steady_clock::time_point first_queued_at_;  ///< of the oldest queued operation
 
