@@ -509,7 +509,11 @@ Result<void> encode(const Packet& packet, std::vector<std::byte>& out) {
   std::visit(BodyWriter<Counter>{counter}, packet);
   if (counter.n > kMaxRemainingLength) return Errc::value_too_long;
 
-  out.reserve(out.size() + 5 + counter.n);
+  // Grow geometrically: writers append many packets into one buffer, and an exact reserve per
+  // packet would reallocate (and copy everything so far) on every one of them.
+  if (const auto needed = out.size() + 5 + counter.n; needed > out.capacity()) {
+    out.reserve(std::max(needed, 2 * out.capacity()));
+  }
   out.push_back(std::byte{first_byte(packet)});
   auto remaining = static_cast<std::uint32_t>(counter.n);
   do {
