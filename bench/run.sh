@@ -34,7 +34,9 @@ while (($#)); do
   esac
   shift
 done
-for bin in "$EDGEHUBD" "$EDGEHUBCTL" "$LOADGEN" "$TLS_FLOOR"; do
+needed=("$EDGEHUBD" "$EDGEHUBCTL" "$LOADGEN")
+[[ ,$only, == *,storm,* ]] && needed+=("$TLS_FLOOR")
+for bin in "${needed[@]}"; do
   [[ -x $bin ]] || { echo "bench: $bin not built (make build, or set BUILD_DIR)" >&2; exit 2; }
 done
 command -v mosquitto >/dev/null || { echo "bench: mosquitto not installed (make deps)" >&2; exit 2; }
