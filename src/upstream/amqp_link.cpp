@@ -14,6 +14,7 @@
 #include "edgehub/net/client_connect.hpp"
 #include "edgehub/ops/logging.hpp"
 #include "edgehub/upstream/credentials.hpp"
+#include "upstream/endpoint.hpp"
 
 namespace edgehub::upstream {
 
@@ -421,21 +422,8 @@ void AmqpLink::connect() {
 
 asio::awaitable<void> AmqpLink::run(std::uint64_t epoch) {
   auto self = shared_from_this();
-  net::ClientEndpoint endpoint;
-  endpoint.host = options_.dial_host;
-  endpoint.port = options_.port;
-  endpoint.trust_bundle = options_.trust_bundle;
-  if (options_.device_key.empty() && !options_.identity_cert.empty()) {
-    endpoint.client_cert = options_.identity_cert;
-    endpoint.client_key = options_.identity_pk;
-  }
-  if (options_.transport == Transport::amqp_websocket) {
-    endpoint.kind = net::TransportKind::websocket;
-    endpoint.websocket_path = "/$iothub/websocket";
-    endpoint.websocket_subprotocol = "AMQPWSB10";
-    endpoint.proxy = options_.proxy;  // as edgeHub: the proxy is for the WebSocket transports
-  }
-  endpoint.timeout = options_.operation_timeout;
+  const auto endpoint = upstream_endpoint(
+      options_, options_.device_key.empty() && !options_.identity_cert.empty(), "AMQPWSB10");
   auto connected = co_await net::connect_client(strand_, endpoint);
   if (epoch != epoch_) co_return;
   if (!connected) {

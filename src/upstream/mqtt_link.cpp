@@ -11,6 +11,7 @@
 #include "edgehub/net/client_connect.hpp"
 #include "edgehub/ops/logging.hpp"
 #include "edgehub/upstream/credentials.hpp"
+#include "upstream/endpoint.hpp"
 
 namespace edgehub::upstream {
 
@@ -115,12 +116,7 @@ void MqttLink::close(core::ErrorCode reason) {
   if (state_ == State::connected) return disconnect();
   if (state_ == State::connecting) {
     ++epoch_;  // the attempt is abandoned: its coroutines see the new epoch and end
-    if (transport_) transport_->close();
-    transport_.reset();
-    outbox_.clear();
-    subscribing_.clear();
-    keep_alive_timer_.cancel();
-    wake_writer();
+    drop_connection();
     state_ = State::idle;
   }
 }
@@ -172,22 +168,8 @@ void MqttLink::connect() {
 
 asio::awaitable<void> MqttLink::run(std::uint64_t epoch, ConnectCredentials credentials) {
   auto self = shared_from_this();
-  net::ClientEndpoint endpoint;
-  endpoint.host = options_.dial_host;
-  endpoint.port = options_.port;
-  endpoint.trust_bundle = options_.trust_bundle;
-  if (credentials.use_client_certificate) {
-    endpoint.client_cert = options_.identity_cert;
-    endpoint.client_key = options_.identity_pk;
-  }
-  if (options_.transport == Transport::mqtt_websocket) {
-    endpoint.kind = net::TransportKind::websocket;
-    endpoint.websocket_path = "/$iothub/websocket";
-    endpoint.websocket_subprotocol = "mqtt";
-    endpoint.proxy = options_.proxy;  // as edgeHub: the proxy is for the WebSocket transports
-  }
-  endpoint.timeout = options_.operation_timeout;
-  auto connected = co_await net::connect_client(strand_, std::move(endpoint));
+  auto connected = co_await net::connect_client(
+      strand_, upstream_endpoint(options_, credentials.use_client_certificate, "mqtt"));
   if (epoch != epoch_) co_return;
   if (!connected) {
     on_connection_ended(epoch, connected.error().message(), -1);
@@ -487,17 +469,21 @@ void MqttLink::subscribe_all() {
 
 // --- the end of a connection ---------------------------------------------------------------------
 
-void MqttLink::on_connection_ended(std::uint64_t epoch, const std::string& why, int connack_rc) {
-  if (epoch != epoch_ || stopped_) return;
-  const auto was = state_;
-  ++epoch_;  // the writer and the keep-alive of this connection stop
-  state_ = State::idle;
+void MqttLink::drop_connection() {
   if (transport_) transport_->close();
   transport_.reset();
   outbox_.clear();
   subscribing_.clear();
   keep_alive_timer_.cancel();
   wake_writer();
+}
+
+void MqttLink::on_connection_ended(std::uint64_t epoch, const std::string& why, int connack_rc) {
+  if (epoch != epoch_ || stopped_) return;
+  const auto was = state_;
+  ++epoch_;  // the writer and the keep-alive of this connection stop
+  state_ = State::idle;
+  drop_connection();
   const ops::LogFields fields{.device_id = id_.device, .module_id = id_.module};
   switch (was) {
     case State::connecting:

@@ -109,6 +109,8 @@ class MqttLink final : public std::enable_shared_from_this<MqttLink> {
   /// Logs and reports a broken rule; returns `why`.
   std::string protocol_error(std::string why);
   void on_connection_ended(std::uint64_t epoch, const std::string& why, int connack_rc);
+  /// Closes the connection's transport and drops what was queued for it; the epoch has moved on.
+  void drop_connection();
   void queue(const mqtt_proto::Packet& packet);
   void encode_waiting(std::vector<std::byte>& out);
   std::uint16_t next_packet_id();
