@@ -12,8 +12,8 @@
 #   bench/run.sh --only storm,steady,idle,ramp,drain   only these scenarios (for A/B work on one
 #                             figure; the other rows print n/a)
 #
-# Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, TLS_FLOOR, or BUILD_DIR (default build/release, what `make build`
-# makes). Prints one table: figure, edgehubd, mosquitto, ratio, target. Exit status 1 if a
+# Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, TLS_FLOOR, or BUILD_DIR (default build/release, what
+# `make build` makes). Prints one table: figure, edgehubd, mosquitto, ratio, target. Exit status 1 if a
 # correctness check failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,8 +34,9 @@ while (($#)); do
   esac
   shift
 done
+wanted() { [[ ,$only, == *,$1,* ]]; }  # wanted SCENARIO: selected by --only
 needed=("$EDGEHUBD" "$EDGEHUBCTL" "$LOADGEN")
-[[ ,$only, == *,storm,* ]] && needed+=("$TLS_FLOOR")
+wanted storm && needed+=("$TLS_FLOOR")
 for bin in "${needed[@]}"; do
   [[ -x $bin ]] || { echo "bench: $bin not built (make build, or set BUILD_DIR)" >&2; exit 2; }
 done
@@ -69,7 +70,6 @@ check() {  # check WHAT VALUE -eq|-le|... EXPECTED: a correctness assertion
   if [[ -z $2 ]] || ! test "$2" "$3" "$4"; then fail "$1 (got '${2}', want $3 $4)"; fi
 }
 progress() { echo "bench: $(date -u +%T) $*" >&2; }
-wanted() { [[ ,$only, == *,$1,* ]]; }  # wanted SCENARIO: selected by --only
 
 # OpenSSL's own server cost of one full handshake with edgehubd's TLS context, in memory (no
 # sockets, no MQTT): the floor under the storm's CPU per connection, for any server using this
