@@ -11,6 +11,8 @@
 #   bench/run.sh --idle-10k   also scenario 4 at 10,000 connections (raises the open files limit)
 #   bench/run.sh --only storm,steady,idle,ramp,drain   only these scenarios (for A/B work on one
 #                             figure; the other rows print n/a)
+#   bench/run.sh --rate N     the steady scenario at N msg/s instead of 5,000 (profiling a rate
+#                             on the ramp)
 #
 # Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, TLS_FLOOR, or BUILD_DIR (default build/release, what
 # `make build` makes). Prints one table: figure, edgehubd, mosquitto, ratio, target. Exit status 1 if a
@@ -22,7 +24,7 @@ EDGEHUBD=${EDGEHUBD:-$build/src/app/edgehubd}
 EDGEHUBCTL=${EDGEHUBCTL:-$build/src/app/edgehubctl}
 LOADGEN=${LOADGEN:-$build/bench/loadgen/loadgen}
 TLS_FLOOR=${TLS_FLOOR:-$build/bench/tls_floor/tls_floor}
-quick=0 idle_10k=0 keep=0 reps=3 only=storm,steady,idle,ramp,drain
+quick=0 idle_10k=0 keep=0 reps=3 only=storm,steady,idle,ramp,drain steady_rate=
 while (($#)); do
   case $1 in
     --quick) quick=1 ;;
@@ -30,7 +32,8 @@ while (($#)); do
     --keep) keep=1 ;;
     --reps) reps=$2; shift ;;
     --only) only=$2; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--idle-10k] [--reps N] [--only LIST] [--keep]" >&2; exit 2 ;;
+    --rate) steady_rate=$2; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--idle-10k] [--reps N] [--only LIST] [--rate N] [--keep]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -92,6 +95,7 @@ if ((quick)); then
 else
   storm_n=2000 rate=5000 seconds=8 drain_n=200000 idle_n=1000
 fi
+rate=${steady_rate:-$rate}
 identities=$storm_n
 ((idle_n > identities)) && identities=$idle_n
 ((idle_10k)) && identities=10000
