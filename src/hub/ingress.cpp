@@ -120,8 +120,8 @@ void RoutingIngress::stamp(core::Message& message) const {
 }
 
 void RoutingIngress::do_accept(core::Message message, store::Completion<Accepted> done) {
-  const std::string from = message.origin.to_string();
-  const std::string output = message.sys_prop(SystemProperty::output_name).value_or("");
+  std::string from = message.origin.to_string();
+  std::string output = message.sys_prop(SystemProperty::output_name).value_or("");
 
   clear_gateway_owned(message);
   const std::size_t size = message.accounted_size();
@@ -168,8 +168,9 @@ void RoutingIngress::do_accept(core::Message message, store::Completion<Accepted
   store_.async_append(
       std::move(batch),
       boost::asio::bind_executor(
-          std::move(caller), [this, done = std::move(done), queues = std::move(queues), from,
-                              output](core::Result<store::AppendResult> r) mutable {
+          std::move(caller),
+          [this, done = std::move(done), queues = std::move(queues), from = std::move(from),
+           output = std::move(output)](core::Result<store::AppendResult> r) mutable {
             if (!r) {
               stats_->unack.with({"storage_failure", from, output}).inc();
               const auto ec = r.error();

@@ -60,11 +60,13 @@ Metric& Family<Metric>::with(const std::vector<std::string>& values) {
 
 template <typename Metric>
 Metric& Family<Metric>::with(std::initializer_list<std::string_view> values) {
-  std::vector<std::string> key;
-  key.reserve(values.size());
-  for (auto v : values)
-    key.emplace_back(v);
-  return with(key);
+  assert(values.size() == label_names_.size() && "label value count must match label names");
+  std::lock_guard lock(mutex_);
+  if (auto it = children_.find(values); it != children_.end()) return *it->second;
+  std::vector<std::string> key(values.begin(), values.end());
+  auto& slot = children_[std::move(key)];
+  slot = std::make_unique<Metric>();
+  return *slot;
 }
 
 template class Family<Counter>;

@@ -9,6 +9,7 @@
 //
 // Thread safety: every type here may be used from any thread.
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -95,8 +96,20 @@ class Family {
   std::string name_;
   std::string help_;
   std::vector<std::string> label_names_;
+  /// Orders label value lists of any string type alike, so with() finds an existing child from
+  /// the caller's string_views without building a key (no allocation on the hot path).
+  struct LabelValuesLess {
+    using is_transparent = void;
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return std::lexicographical_compare(
+          a.begin(), a.end(), b.begin(), b.end(),
+          [](std::string_view x, std::string_view y) { return x < y; });
+    }
+  };
+
   mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>, LabelValuesLess> children_;
 };
 
 using CounterFamily = Family<Counter>;

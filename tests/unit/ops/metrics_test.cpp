@@ -37,6 +37,20 @@ TEST(Metrics, SameNameReturnsSameFamilyAndChildren) {
   EXPECT_NE(&a.with({"x"}), &a.with({"y"}));
 }
 
+TEST(Metrics, ChildLookupIsTheSameFromViewsAndFromStrings) {
+  Registry r;
+  auto& family = r.counter("pairs_total", "help", {"from", "output"});
+  const std::string long_id = "a-device-id-longer-than-the-short-string-buffer/module";
+  auto& child = family.with({long_id, "out1"});
+  EXPECT_EQ(&family.with(std::vector<std::string>{long_id, "out1"}), &child);
+  EXPECT_EQ(&family.with({std::string_view(long_id), std::string_view("out1")}), &child);
+  // Lists are ordered element by element: ("a", "b") and ("ab", "") are different children.
+  EXPECT_NE(&family.with({"a", "b"}), &family.with({"ab", ""}));
+  family.with({"a", "b"}).inc();
+  EXPECT_EQ(family.with(std::vector<std::string>{"a", "b"}).value(), 1u);
+  EXPECT_EQ(family.with({"ab", ""}).value(), 0u);
+}
+
 TEST(Metrics, LabelValuesAreEscaped) {
   Registry r;
   r.counter("weird_total", "help with \\ and\nnewline", {"id"}).with({"a\"b\\c\nd"}).inc();
