@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <limits>
@@ -18,6 +19,7 @@
 #include <utility>
 #include <variant>
 
+#include "store/committed_tail.hpp"
 #include "store/message_codec.hpp"
 #include "store/schema.hpp"
 #include "store/sqlite.hpp"
@@ -117,6 +119,11 @@ bool needs_fsync(const Op& op) {
          std::holds_alternative<EraseStateOp>(op);
 }
 
+/// Checkpoints wait (Options::checkpoint_delay) for a transaction that runs anyway.
+bool is_checkpoint(const Op& op) {
+  return std::holds_alternative<AckOp>(op);
+}
+
 bool is_write(const Op& op) {
   return !std::holds_alternative<ReadOp>(op) && !std::holds_alternative<StatsOp>(op) &&
          !std::holds_alternative<GetStateOp>(op) && !std::holds_alternative<ListStateOp>(op);
@@ -179,6 +186,7 @@ class SqliteStore final : public MessageStore {
         metrics_(registry),
         clock_(clock),
         fallback_(std::move(fallback)),
+        tail_(CommittedTail::Limits{options_.tail_max_entries, options_.tail_max_bytes}),
         db_(std::move(db)),
         lock_(std::move(lock)) {}
 
@@ -232,6 +240,13 @@ class SqliteStore final : public MessageStore {
     submit(Op(std::move(op)));
   }
   void do_read(QueueId queue, SeqNo after, ReadLimits limits, Completion<ReadBatch> done) override {
+    // What was just committed is answered here, on the reader's thread: no round trip through
+    // the store thread for a reader that keeps up with the appends.
+    if (auto answer = tail_.read(queue, after, limits, clock_)) {
+      reads_from_memory_.fetch_add(1, std::memory_order_relaxed);
+      done(std::move(*answer));
+      return;
+    }
     ReadOp op;
     op.queue = std::move(queue);
     op.after = after;
@@ -240,6 +255,9 @@ class SqliteStore final : public MessageStore {
     submit(Op(std::move(op)));
   }
   void do_ack(QueueId queue, SeqNo up_to, Completion<std::uint64_t> done) override {
+    // Reads at or below the checkpoint go to the database from now on, so the tail never serves
+    // an entry that the ack may have deleted.
+    tail_.forget(queue, up_to);
     AckOp op;
     op.queue = std::move(queue);
     op.up_to = up_to;
@@ -316,15 +334,23 @@ class SqliteStore final : public MessageStore {
         }
       }
       if (!refused) {
-        if (queue_.empty()) first_queued_at_ = std::chrono::steady_clock::now();
+        const auto now = std::chrono::steady_clock::now();
+        const bool lazy = options_.checkpoint_delay.count() > 0 && is_checkpoint(op);
+        if (lazy) {
+          if (lazy_queued_++ == 0) first_lazy_at_ = now;
+        } else if (urgent_queued_++ == 0) {
+          first_queued_at_ = now;
+        }
         queue_.push_back(std::move(op));
         // The store thread sleeps through a commit window on purpose: waking it for every
         // operation that joins the group would cost a context switch each.
         if (needs_fsync(queue_.back())) durable_queued_ = true;
-        wake = idle_ || queue_.size() >= options_.max_ops_per_transaction;
+        // A checkpoint does not wake a thread whose wait ends within checkpoint_delay anyway.
+        const bool woken_by_timer = lazy && timed_wait_;
+        wake = (idle_ && !woken_by_timer) || queue_.size() >= options_.max_ops_per_transaction;
         // One wake is enough: operations submitted before the thread takes the lock again (an
         // ack and a read from the same forwarder handler) find it already woken.
-        idle_ = false;
+        if (wake) idle_ = false;
       }
     }
     if (refused) {
@@ -344,16 +370,14 @@ class SqliteStore final : public MessageStore {
     const bool periodic = options_.maintenance_interval.count() > 0;
     auto next_maintenance = Steady::now() + options_.maintenance_interval;
     std::vector<Op> group;
+    // After a transaction the thread lingers for checkpoint_delay: a checkpoint arriving then
+    // (the forwarder's, right after the upstream acknowledged what the last commit held) waits
+    // for the next append or read instead of waking the thread for a transaction of its own.
+    auto linger_until = Steady::time_point::min();
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        auto ready = [&] { return !queue_.empty() || closing_; };
-        idle_ = true;
-        if (periodic) {
-          cv_.wait_until(lock, next_maintenance, ready);
-        } else {
-          cv_.wait(lock, ready);
-        }
+        wait_for_work(lock, periodic ? next_maintenance : Steady::time_point::max(), linger_until);
         if (queue_.empty() && closing_) break;
         if (options_.commit_window.count() > 0 && durable_queued_ &&
             Steady::now() - last_transaction_ < options_.commit_window) {
@@ -375,11 +399,21 @@ class SqliteStore final : public MessageStore {
           queue_.pop_front();
         }
         durable_queued_ = std::any_of(queue_.begin(), queue_.end(), needs_fsync);
+        lazy_queued_ = static_cast<std::size_t>(std::count_if(
+            queue_.begin(), queue_.end(), [&](const Op& op) { return is_checkpoint(op); }));
+        urgent_queued_ = queue_.size() - lazy_queued_;
+        if (lazy_queued_ > 0) first_lazy_at_ = Steady::now();
+        if (urgent_queued_ > 0) first_queued_at_ = Steady::now();
+        if (options_.checkpoint_delay.count() == 0) {
+          urgent_queued_ += lazy_queued_;
+          lazy_queued_ = 0;
+        }
       }
       if (!group.empty()) {
         process(group);
         group.clear();
         last_transaction_ = Steady::now();
+        linger_until = last_transaction_ + options_.checkpoint_delay;
       }
       if (periodic && Steady::now() >= next_maintenance) {
         std::vector<Op> background;
@@ -388,6 +422,40 @@ class SqliteStore final : public MessageStore {
         next_maintenance = Steady::now() + options_.maintenance_interval;
       }
     }
+  }
+
+  /// Waits (mutex_ held) until an operation that must not wait is queued, the store closes, the
+  /// oldest checkpoint has waited checkpoint_delay, or `until` (the next maintenance step).
+  void wait_for_work(std::unique_lock<std::mutex>& lock,
+                     std::chrono::steady_clock::time_point until,
+                     std::chrono::steady_clock::time_point linger_until) {
+    using Steady = std::chrono::steady_clock;
+    for (;;) {
+      idle_ = true;
+      if (closing_ || urgent_queued_ > 0 || queue_.size() >= options_.max_ops_per_transaction) {
+        break;
+      }
+      auto deadline = until;
+      timed_wait_ = false;
+      if (lazy_queued_ > 0) {
+        // Checkpoints that arrived while the thread lingered go when the lingering ends: one
+        // timer for all of them.
+        auto due = first_lazy_at_ + options_.checkpoint_delay;
+        if (first_lazy_at_ <= linger_until) due = std::min(due, linger_until);
+        deadline = std::min(deadline, due);
+        timed_wait_ = true;
+      } else if (Steady::now() < linger_until) {
+        deadline = std::min(deadline, linger_until);
+        timed_wait_ = true;
+      }
+      if (Steady::now() >= deadline) break;
+      if (deadline == Steady::time_point::max()) {
+        cv_.wait(lock);
+      } else {
+        cv_.wait_until(lock, deadline);
+      }
+    }
+    timed_wait_ = false;
   }
 
   void process(std::vector<Op>& group) {
@@ -421,7 +489,7 @@ class SqliteStore final : public MessageStore {
       // durable commit, or a checkpoint) covers them too; WAL order is never violated.
       const bool durable = std::any_of(group.begin(), group.end(), needs_fsync);
       if (durable != sync_full_now_) {
-        auto set = db_.exec(durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+        auto set = durable ? stmt_sync_full_.run() : stmt_sync_normal_.run();
         if (set) {
           sync_full_now_ = durable;
         } else if (durable) {
@@ -435,6 +503,7 @@ class SqliteStore final : public MessageStore {
     now_ms_ = to_ms(clock_.now());
     drops_.clear();
     touched_.clear();
+    tail_changes_.clear();
     vacuumed_ = false;
     Result<void> r = writes ? stmt_begin_write_.run() : stmt_begin_read_.run();
     if (r && writes) r = refresh_used_bytes();
@@ -463,6 +532,9 @@ class SqliteStore final : public MessageStore {
       }
       return false;
     }
+    // Durable now (or, for checkpoints, in the WAL): readers may see it in memory.
+    tail_.apply(tail_changes_);
+    tail_changes_.clear();
     if (writes) {
       metrics_.commits.inc();
       ++commits_;
@@ -555,7 +627,7 @@ class SqliteStore final : public MessageStore {
       op.seqs.assign(op.items.size(), {});
     }
     auto seqs_of_item = op.seqs.begin();
-    for (const auto& item : op.items) {
+    for (auto& item : op.items) {
       // One queue (the common case): the body goes inline into the entry. Fan-out: one shared
       // body row that every entry refers to.
       const bool shared = item.targets.size() > 1;
@@ -595,6 +667,10 @@ class SqliteStore final : public MessageStore {
         ++(*queue)->length;
         touch(*queue);
         seqs.push_back(seq);
+        // The last target takes the encoded message itself; a fan-out's others copy it.
+        tail_changes_.push_back(CommittedTail::Change{CommittedTail::Change::Kind::append,
+                                                      &(*queue)->key, seq, expires, &item.data,
+                                                      &target != &item.targets.back()});
       }
       used_bytes_ += footprint(item);
     }
@@ -611,6 +687,7 @@ class SqliteStore final : public MessageStore {
   }
 
   Result<void> execute(ReadOp& op) {
+    ++reads_from_database_;
     ReadBatch out;
     auto* queue = find_queue(op.queue);
     const auto max = std::min<std::size_t>(op.limits.max_entries, 1u << 30);
@@ -689,6 +766,7 @@ class SqliteStore final : public MessageStore {
     const auto removed = static_cast<std::uint64_t>(db_.changes());
     queue.length -= std::min(queue.length, removed);
     touch(&queue);
+    forget(queue, static_cast<SeqNo>(up_to));
     return removed;
   }
 
@@ -705,6 +783,8 @@ class SqliteStore final : public MessageStore {
     s.quota_bytes = options_.max_disk_bytes;
     s.commits = commits_;
     s.appended = appended_;
+    s.reads_from_memory = reads_from_memory_.load(std::memory_order_relaxed);
+    s.reads_from_database = reads_from_database_;
     op.result.emplace(std::move(s));
     return {};
   }
@@ -754,6 +834,7 @@ class SqliteStore final : public MessageStore {
       if (!r) return r;
       v.queue->length -= std::min<std::uint64_t>(v.queue->length, 1);
       touch(v.queue);
+      forget(*v.queue, static_cast<SeqNo>(v.seq));
       ++drops_[DropKey{"ttl_expiry", std::move(v.origin), std::move(v.output)}];
     }
     result.expired_removed = victims.size();
@@ -889,7 +970,12 @@ class SqliteStore final : public MessageStore {
     if (!r) return r.error();
     const auto id = sqlite3_last_insert_rowid(db_.handle());
     if (auto created = schema::create_queue_table(db_, id); !created) return created.error();
-    return add_queue(id, key, 0);
+    auto q = add_queue(id, key, 0);
+    if (q) {
+      tail_changes_.push_back(
+          CommittedTail::Change{CommittedTail::Change::Kind::track, &(*q)->key, next_seq_ - 1});
+    }
+    return q;
   }
 
   Result<QueueState*> add_queue(std::int64_t id, const QueueId& key, std::uint64_t length) {
@@ -936,6 +1022,13 @@ class SqliteStore final : public MessageStore {
     return {};
   }
 
+  /// The queue's entries at or below `up_to` leave the database in this transaction. Capped at
+  /// the last sequence number issued: the floor must stay below every entry appended later.
+  void forget(const QueueState& q, SeqNo up_to) {
+    tail_changes_.push_back(CommittedTail::Change{CommittedTail::Change::Kind::forget, &q.key,
+                                                  std::min(up_to, next_seq_ - 1)});
+  }
+
   void touch(QueueState* q) {
     if (std::find(touched_.begin(), touched_.end(), q) == touched_.end()) touched_.push_back(q);
   }
@@ -943,6 +1036,8 @@ class SqliteStore final : public MessageStore {
   /// (Re)reads queues, lengths and the next sequence number: at open, and after a rollback so
   /// memory never disagrees with the file.
   Result<void> load_state() {
+    // The tail may hold what a rolled-back transaction did not keep: start again from the file.
+    tail_.clear();
     queues_.clear();
     struct Row {
       std::int64_t id;
@@ -975,6 +1070,10 @@ class SqliteStore final : public MessageStore {
       if (!q) return q.error();
       (*q)->in_order_expiry = *in_order;
       (*q)->gauge->set(static_cast<double>((*q)->length));
+      // Entries already in the file are read from it; the tail holds what is appended from now.
+      const CommittedTail::Change track{CommittedTail::Change::Kind::track, &(*q)->key,
+                                        static_cast<SeqNo>(*last)};
+      tail_.apply(std::span(&track, 1));
     }
     auto saved = db_.scalar("SELECT coalesce(max(value), 0) FROM meta WHERE key = 'next_seq'");
     if (!saved) return saved.error();
@@ -1016,6 +1115,8 @@ class SqliteStore final : public MessageStore {
         {&stmt_begin_write_, "BEGIN IMMEDIATE"},
         {&stmt_begin_read_, "BEGIN"},
         {&stmt_commit_, "COMMIT"},
+        {&stmt_sync_full_, "PRAGMA synchronous = FULL"},
+        {&stmt_sync_normal_, "PRAGMA synchronous = NORMAL"},
         {&stmt_page_count_, "PRAGMA page_count"},
         {&stmt_freelist_count_, "PRAGMA freelist_count"},
         {&stmt_insert_body_, "INSERT INTO bodies (refs, data) VALUES (?1, ?2)"},
@@ -1038,6 +1139,8 @@ class SqliteStore final : public MessageStore {
   StoreMetrics metrics_;
   const core::Clock& clock_;
   const boost::asio::any_io_executor fallback_;
+  CommittedTail tail_;  // thread-safe
+  std::atomic<std::uint64_t> reads_from_memory_{0};
 
   // Shared with submitters, under mutex_.
   std::mutex mutex_;
@@ -1046,9 +1149,13 @@ class SqliteStore final : public MessageStore {
   std::size_t pending_appends_ = 0;
   std::size_t pending_bytes_ = 0;
   bool closing_ = false;
-  bool idle_ = false;            ///< the store thread waits for work, and nobody has woken it yet
-  bool durable_queued_ = false;  ///< an append or state write is queued (it will fsync)
-  std::chrono::steady_clock::time_point first_queued_at_;  ///< of the oldest queued operation
+  bool idle_ = false;              ///< the store thread waits for work, and nobody has woken it yet
+  bool timed_wait_ = false;        ///< ...and its wait ends within checkpoint_delay on its own
+  bool durable_queued_ = false;    ///< an append or state write is queued (it will fsync)
+  std::size_t urgent_queued_ = 0;  ///< queued operations other than waiting checkpoints
+  std::size_t lazy_queued_ = 0;    ///< queued checkpoints waiting for a transaction to join
+  std::chrono::steady_clock::time_point first_queued_at_;  ///< of the oldest urgent operation
+  std::chrono::steady_clock::time_point first_lazy_at_;    ///< of the oldest waiting checkpoint
 
   // Store thread only.
   std::chrono::steady_clock::time_point last_transaction_;  ///< when the last one ended
@@ -1070,6 +1177,8 @@ class SqliteStore final : public MessageStore {
   bool sync_full_now_ = true;  ///< what PRAGMA synchronous is set to (sync=full stores only)
   std::map<DropKey, std::uint64_t> drops_;
   std::vector<QueueState*> touched_;
+  std::vector<CommittedTail::Change> tail_changes_;  ///< of the transaction running
+  std::uint64_t reads_from_database_ = 0;
   /// Emptied batches of completed operations, returned by the executors that ran them so the
   /// store thread reuses their capacity instead of allocating a buffer of thousands of
   /// operations per commit (large enough for malloc to consolidate) that another thread frees.
@@ -1093,9 +1202,10 @@ class SqliteStore final : public MessageStore {
     std::vector<std::vector<Op>> spare_;
   };
   std::shared_ptr<SpareBatches> spare_batches_ = std::make_shared<SpareBatches>();
-  sqlite::Stmt stmt_begin_write_, stmt_begin_read_, stmt_commit_, stmt_page_count_,
-      stmt_freelist_count_, stmt_insert_body_, stmt_insert_queue_, stmt_meta_put_, stmt_state_put_,
-      stmt_state_get_, stmt_state_erase_, stmt_state_list_;
+  sqlite::Stmt stmt_begin_write_, stmt_begin_read_, stmt_commit_, stmt_sync_full_,
+      stmt_sync_normal_, stmt_page_count_, stmt_freelist_count_, stmt_insert_body_,
+      stmt_insert_queue_, stmt_meta_put_, stmt_state_put_, stmt_state_get_, stmt_state_erase_,
+      stmt_state_list_;
 
   std::thread thread_;  // last: started after everything above exists
 };

@@ -80,12 +80,14 @@ struct QueueStats {
 };
 
 struct StoreStats {
-  std::vector<QueueStats> queues;  ///< ascending (endpoint, priority)
-  std::uint64_t file_bytes = 0;    ///< page_count * page_size of the main database
-  std::uint64_t free_bytes = 0;    ///< free pages inside the file, awaiting incremental vacuum
-  std::uint64_t quota_bytes = 0;   ///< max_disk_mb in bytes
-  std::uint64_t commits = 0;       ///< write transactions committed since open
-  std::uint64_t appended = 0;      ///< messages appended since open
+  std::vector<QueueStats> queues;       ///< ascending (endpoint, priority)
+  std::uint64_t file_bytes = 0;         ///< page_count * page_size of the main database
+  std::uint64_t free_bytes = 0;         ///< free pages inside the file, awaiting incremental vacuum
+  std::uint64_t quota_bytes = 0;        ///< max_disk_mb in bytes
+  std::uint64_t commits = 0;            ///< write transactions committed since open
+  std::uint64_t appended = 0;           ///< messages appended since open
+  std::uint64_t reads_from_memory = 0;  ///< reads answered by the committed tail since open
+  std::uint64_t reads_from_database = 0;  ///< reads answered by SQLite since open
 };
 
 struct SweepResult {
@@ -119,6 +121,16 @@ struct Options {
   /// many small ones. An idle store starts at once, so a lone message waits for nothing, and
   /// reads and checkpoints alone (a drain) never wait. 0 disables the wait.
   std::chrono::microseconds commit_window{1000};
+  /// A checkpoint (async_ack) does not get a transaction of its own at once: it joins the next
+  /// one the store runs anyway (an append's, a read's), and only when none comes within this
+  /// long does it commit alone. A crash can forget the checkpoints of this last moment (their
+  /// messages are delivered again). 0 commits every checkpoint at once.
+  std::chrono::microseconds checkpoint_delay{5000};
+  /// The entries of the last commits kept in memory so that a reader right behind the appends
+  /// is answered without a store-thread round trip (docs/store.md), over every queue: at most
+  /// this many, and this many encoded bytes. 0 entries disables it.
+  std::size_t tail_max_entries = 4096;
+  std::size_t tail_max_bytes = 4 * 1024 * 1024;
   /// How often the store thread runs a TTL sweep and vacuum step on its own.
   std::chrono::milliseconds maintenance_interval{1000};
   std::size_t sweep_batch = 1024;             ///< expired entries deleted per sweep step at most
