@@ -17,9 +17,10 @@ using boost::system::error_code;
 namespace {
 
 // OpenSSL's socket BIO writes with write(2): a peer that reset the connection would raise
-// SIGPIPE and kill the daemon. This one uses send(MSG_NOSIGNAL), as Asio does.
-int descriptor(BIO* bio) {
-  return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+// SIGPIPE and kill the daemon. This one uses send(MSG_NOSIGNAL), as Asio does, and remembers
+// whether a receive emptied the socket.
+TlsSocketState& socket_state(BIO* bio) {
+  return *static_cast<TlsSocketState*>(BIO_get_data(bio));
 }
 
 bool would_block(int e) {
@@ -28,7 +29,7 @@ bool would_block(int e) {
 
 int socket_write(BIO* bio, const char* data, std::size_t size, std::size_t* written) {
   BIO_clear_retry_flags(bio);
-  const auto n = ::send(descriptor(bio), data, size, MSG_NOSIGNAL);
+  const auto n = ::send(socket_state(bio).descriptor, data, size, MSG_NOSIGNAL);
   if (n >= 0) {
     *written = static_cast<std::size_t>(n);
     return 1;
@@ -39,7 +40,10 @@ int socket_write(BIO* bio, const char* data, std::size_t size, std::size_t* writ
 
 int socket_read(BIO* bio, char* data, std::size_t size, std::size_t* read) {
   BIO_clear_retry_flags(bio);
-  const auto n = ::recv(descriptor(bio), data, size, 0);
+  auto& state = socket_state(bio);
+  const auto n = ::recv(state.descriptor, data, size, 0);
+  // TCP copies everything queued, up to `size`: a shorter read found the socket empty.
+  state.drained = n < 0 || static_cast<std::size_t>(n) < size;
   if (n > 0) {
     *read = static_cast<std::size_t>(n);
     return 1;
@@ -109,17 +113,28 @@ TlsSocketStream::TlsSocketStream(next_layer_type socket, asio::ssl::context& con
     ssl_ = nullptr;
     return;
   }
-  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(socket_.native_handle())));
+  socket_state_.descriptor = socket_.native_handle();
+  BIO_set_data(bio, &socket_state_);
   BIO_set_init(bio, 1);
   SSL_set_bio(ssl_, bio, bio);
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One receive per burst instead of two per record (header, body); SSL_MODE_RELEASE_BUFFERS (set
+  // on the context) still frees the read buffer once everything in it has been read.
+  SSL_set_read_ahead(ssl_, 1);
   SSL_set_accept_state(ssl_);
 }
 
 TlsSocketStream::TlsSocketStream(TlsSocketStream&& other) noexcept
     : socket_(std::move(other.socket_)),
       ssl_(std::exchange(other.ssl_, nullptr)),
-      close_notify_sent_(other.close_notify_sent_) {}
+      socket_state_(other.socket_state_),
+      close_notify_sent_(other.close_notify_sent_) {
+  if (ssl_ != nullptr) BIO_set_data(SSL_get_rbio(ssl_), &socket_state_);
+}
+
+bool TlsSocketStream::may_have_input() const noexcept {
+  return ssl_ != nullptr && (!socket_state_.drained || SSL_has_pending(ssl_) == 1);
+}
 
 TlsSocketStream::~TlsSocketStream() {
   SSL_free(ssl_);
@@ -153,7 +168,20 @@ TlsSocketStream::Progress TlsSocketStream::attempt(Step step, asio::mutable_buff
     case Step::read: {
       if (in.size() == 0) return Progress::done;
       const int r = SSL_read_ex(ssl_, in.data(), in.size(), &bytes);
-      return r == 1 ? Progress::done : wait_or_fail(r);
+      if (r != 1) return wait_or_fail(r);
+      // The receive may have brought more records: they are returned with this one while there is
+      // room, so one turn of the caller answers them all. Whatever stops the loop (a partial
+      // record, a close_notify, an error) is met again by the next attempt.
+      auto* const into = static_cast<unsigned char*>(in.data());
+      while (bytes < in.size() && SSL_has_pending(ssl_) == 1) {
+        std::size_t more = 0;
+        if (SSL_read_ex(ssl_, into + bytes, in.size() - bytes, &more) != 1) {
+          ERR_clear_error();
+          break;
+        }
+        bytes += more;
+      }
+      return Progress::done;
     }
     case Step::write: {
       if (out.size() == 0) return Progress::done;

@@ -9,6 +9,11 @@
 // OpenSSL's own record buffers are all there is, and SSL_MODE_RELEASE_BUFFERS frees them while
 // the connection is idle (the way mosquitto keeps an idle TLS connection near 15 KiB).
 //
+// OpenSSL reads ahead: one recv takes whatever has arrived (a record's header and body, and the
+// records after it), not a header and then a body. A read returns every record already in
+// OpenSSL's buffer while the caller's buffer has room, and may_have_input() says whether one may
+// still be there, so nothing waits in that buffer while its reader waits on the socket.
+//
 // Model: boost::asio::ssl::stream's interface (async_handshake, async_read_some,
 // async_write_some, async_shutdown, next_layer), so Beast's HTTP parser and WebSocket stream run
 // over it unchanged. At most one read and one write may be outstanding, as with any Asio stream;
@@ -35,6 +40,12 @@
 #include <utility>
 
 namespace edgehub::net {
+
+/// What a TlsSocketStream's socket BIO works with.
+struct TlsSocketState {
+  int descriptor = -1;
+  bool drained = false;  ///< the last receive took less than it asked for: the socket had no more
+};
 
 class TlsSocketStream {
  public:
@@ -86,6 +97,11 @@ class TlsSocketStream {
   enum class Progress { done, want_read, want_write };
   Progress attempt(Step step, boost::asio::mutable_buffer in, boost::asio::const_buffer out,
                    boost::system::error_code& ec, std::size_t& bytes);
+  /// Whether a read attempt could return something without waiting: OpenSSL holds bytes of a
+  /// record, or the socket's last receive filled what it asked for (so more may have been left in
+  /// the socket). When false, a reader waits for readiness first and saves a receive that would
+  /// only say "nothing yet".
+  bool may_have_input() const noexcept;
 
  private:
   template <typename Buffer, typename Buffers>
@@ -155,6 +171,7 @@ class TlsSocketStream {
 
   next_layer_type socket_;
   SSL* ssl_ = nullptr;
+  TlsSocketState socket_state_;  ///< the BIO's data points here; a move points it again
   bool close_notify_sent_ = false;
 };
 

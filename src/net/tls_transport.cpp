@@ -3,6 +3,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -164,10 +167,19 @@ asio::awaitable<core::Result<std::span<const std::byte>>>
 StreamTransport<Stream>::read_available() {
   if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
     using Progress = ServerTlsStream::Progress;
+    auto wait = asio::ip::tcp::socket::wait_read;
+    // A receive that would find nothing is skipped: the socket's last one emptied it, and OpenSSL
+    // holds nothing more.
+    bool ready = stream_->may_have_input();
     for (;;) {
-      // Fetched again after every wait: the coroutine may resume on another thread.
-      std::byte* buffer = thread_read_buffer();
       error_code ec;
+      if (!ready) {
+        co_await stream_->next_layer().async_wait(wait,
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return ec;
+      }
+      // Fetched after every wait: the coroutine may resume on another thread.
+      std::byte* buffer = thread_read_buffer();
       std::size_t n = 0;
       const auto progress = stream_->attempt(ServerTlsStream::Step::read,
                                              asio::buffer(buffer, kReadBufferBytes), {}, ec, n);
@@ -175,18 +187,74 @@ StreamTransport<Stream>::read_available() {
         if (ec) co_return ec;
         co_return std::span<const std::byte>(buffer, n);
       }
-      // Only after the socket said it had nothing: readiness that arrives later is a new event.
-      co_await stream_->next_layer().async_wait(progress == Progress::want_read
-                                                    ? asio::ip::tcp::socket::wait_read
-                                                    : asio::ip::tcp::socket::wait_write,
-                                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return ec;
+      wait = progress == Progress::want_read ? asio::ip::tcp::socket::wait_read
+                                             : asio::ip::tcp::socket::wait_write;
+      ready = false;
     }
   } else {
     if (!read_buffer_) read_buffer_ = std::make_unique_for_overwrite<std::byte[]>(kReadBufferBytes);
     const auto n = co_await read_some(asio::buffer(read_buffer_.get(), kReadBufferBytes));
     if (!n) co_return n.error();
     co_return std::span<const std::byte>(read_buffer_.get(), *n);
+  }
+}
+
+template <typename Stream>
+void StreamTransport<Stream>::async_read_available(ReadHandler handler) {
+  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
+    if (stream_->may_have_input()) {
+      // Not inline: the caller may still be working on the bytes of its previous read, which the
+      // next read overwrites.
+      asio::post(stream_->get_executor(),
+                 [this, handler = std::move(handler)]() mutable { read_now(std::move(handler)); });
+    } else {
+      wait_then_read(asio::ip::tcp::socket::wait_read, std::move(handler));
+    }
+  } else {
+    asio::co_spawn(
+        get_executor(),
+        [this, handler = std::move(handler)]() -> asio::awaitable<void> {
+          handler(co_await read_available());
+        },
+        asio::detached);
+  }
+}
+
+template <typename Stream>
+void StreamTransport<Stream>::read_now(ReadHandler handler) {
+  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
+    std::byte* buffer = thread_read_buffer();
+    error_code ec;
+    std::size_t n = 0;
+    const auto progress = stream_->attempt(ServerTlsStream::Step::read,
+                                           asio::buffer(buffer, kReadBufferBytes), {}, ec, n);
+    if (progress == ServerTlsStream::Progress::done) {
+      if (ec) return handler(ec);
+      return handler(std::span<const std::byte>(buffer, n));
+    }
+    wait_then_read(progress == ServerTlsStream::Progress::want_read
+                       ? asio::ip::tcp::socket::wait_read
+                       : asio::ip::tcp::socket::wait_write,
+                   std::move(handler));
+  } else {
+    (void)handler;
+  }
+}
+
+template <typename Stream>
+void StreamTransport<Stream>::wait_then_read(asio::socket_base::wait_type wait,
+                                             ReadHandler handler) {
+  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
+    // The pending wait holds only this small handler (no coroutine frame): all an idle
+    // connection's read costs.
+    stream_->next_layer().async_wait(
+        wait, [this, handler = std::move(handler)](const error_code& ec) mutable {
+          if (ec) return handler(ec);
+          read_now(std::move(handler));
+        });
+  } else {
+    (void)wait;
+    (void)handler;
   }
 }
 

@@ -39,6 +39,7 @@ class StreamTransport final : public Transport {
   boost::asio::awaitable<core::Result<std::size_t>> read_some(
       boost::asio::mutable_buffer b) override;
   boost::asio::awaitable<core::Result<std::span<const std::byte>>> read_available() override;
+  void async_read_available(ReadHandler handler) override;
   boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) override;
   core::Result<std::size_t> try_write(boost::asio::const_buffer b) override;
   boost::asio::awaitable<void> shutdown() override;
@@ -47,6 +48,10 @@ class StreamTransport final : public Transport {
   boost::asio::any_io_executor get_executor() noexcept override { return stream_->get_executor(); }
 
  private:
+  // The device TLS stream's read without a coroutine: an attempt, or a readiness wait first.
+  void read_now(ReadHandler handler);
+  void wait_then_read(boost::asio::socket_base::wait_type wait, ReadHandler handler);
+
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives stream_: declared first
   std::unique_ptr<Stream> stream_;
   PeerInfo peer_;

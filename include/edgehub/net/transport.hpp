@@ -11,6 +11,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -45,6 +46,13 @@ class Transport {
   /// reads into one buffer per thread, so an idle connection holds none (design.md §9: idle memory
   /// per connection); the other transports keep one buffer each.
   virtual boost::asio::awaitable<core::Result<std::span<const std::byte>>> read_available() = 0;
+  /// What read_available() returns: the bytes (valid until the handler returns) or the error.
+  using ReadHandler = std::function<void(core::Result<std::span<const std::byte>>)>;
+  /// read_available() without a coroutine: calls `handler` once, on the transport's executor and
+  /// never before returning. TLS on the device listeners waits for readiness with a callback, so a
+  /// connection waiting for its next packet parks no coroutine frame (about 1 KiB per idle
+  /// connection); the other transports run read_available() in a coroutine.
+  virtual void async_read_available(ReadHandler handler) = 0;
   /// Writes the whole buffer.
   virtual boost::asio::awaitable<core::Result<void>> write(boost::asio::const_buffer b) = 0;
   /// Writes what the transport can take now without waiting: the bytes written (a prefix of

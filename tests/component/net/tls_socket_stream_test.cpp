@@ -197,6 +197,55 @@ TEST_F(TlsSocketStreamTest, ClosedSocketEndsAPendingReadWithAnError) {
   EXPECT_TRUE(client->wait_closed(10s));
 }
 
+// The read without a coroutine (the MQTT session's) of records sent in one TCP segment: the
+// first receive takes them all into OpenSSL's read-ahead buffer and leaves the socket empty, so a
+// reader that waited on the socket before taking every record from OpenSSL would wait forever.
+class RecordsInOneSegment : public TlsSocketStreamTest {
+ protected:
+  /// Sends `records` together and reads them with async_read_available() until all arrived.
+  void expect_all_read(const std::vector<std::string>& records) {
+    auto client = connect();
+    std::string expected;
+    for (const auto& r : records)
+      expected += r;
+    ASSERT_TRUE(client->write_records_together(records));
+    // Shared with the handler, which may outlive a failed test until TearDown closes the socket.
+    struct Reading {
+      std::promise<std::string> result;
+      std::string got;
+      std::size_t want = 0;
+    };
+    auto reading = std::make_shared<Reading>();
+    reading->want = expected.size();
+    asio::post(io_, [this, reading] { read_into(reading); });
+    auto done = reading->result.get_future();
+    ASSERT_EQ(done.wait_for(20s), std::future_status::ready)
+        << "the reader waited on the socket while OpenSSL held data";
+    EXPECT_TRUE(done.get() == expected);
+  }
+
+  template <typename Reading>
+  void read_into(std::shared_ptr<Reading> reading) {
+    transport_->async_read_available([this, reading](core::Result<std::span<const std::byte>> b) {
+      if (!b) return reading->result.set_value("error: " + b.error().message());
+      reading->got.append(reinterpret_cast<const char*>(b->data()), b->size());
+      if (reading->got.size() >= reading->want) return reading->result.set_value(reading->got);
+      read_into(reading);
+    });
+  }
+};
+
+TEST_F(RecordsInOneSegment, SmallRecordsAreAllRead) {
+  expect_all_read({"first|", "second|", "third"});
+}
+
+// Slightly more plaintext than one read's 16 KiB buffer, yet one receive: the first read fills the
+// buffer and the end of the last record stays decrypted in OpenSSL.
+TEST_F(RecordsInOneSegment, WhatDoesNotFitOneReadIsReadNext) {
+  expect_all_read({std::string(4097, 'a'), std::string(4097, 'b'), std::string(4097, 'c'),
+                   std::string(4097, 'd')});
+}
+
 TEST_F(TlsSocketStreamTest, GracefulShutdownSendsCloseNotify) {
   auto client = connect();
   const auto closed = on_io<bool>([](Transport& t) -> asio::awaitable<bool> {

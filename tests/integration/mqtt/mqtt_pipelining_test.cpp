@@ -85,6 +85,27 @@ TEST_F(MqttPipelining, APipelinedBurstIsAcknowledgedWholeAndInOrder) {
   EXPECT_TRUE(received == expected) << "PUBACKs missing, duplicated or out of PUBLISH order";
 }
 
+// Read-ahead (net/tls_socket_stream): two PUBLISH packets in two TLS records, one TCP segment.
+// The gateway's first receive takes both; the second must be answered from what OpenSSL holds,
+// as no further byte arrives to wake the session.
+TEST_F(MqttPipelining, TwoPacketsInOneSegmentAreBothAnsweredWithoutMoreData) {
+  auto client = connected(sas_connect("dev1"));
+  std::vector<std::string> records;
+  for (std::uint16_t id : {1, 2}) {
+    proto::Publish p;
+    p.qos = proto::QoS::at_least_once;
+    p.packet_id = id;
+    p.topic = "devices/dev1/messages/events/";
+    p.payload = {std::byte{'{'}, std::byte{'}'}};
+    records.push_back(encoded(p));
+  }
+  ASSERT_TRUE(client->write_records_together(records));
+  const auto expected = puback(1) + puback(2);
+  const auto received = client->read_until(expected);
+  EXPECT_TRUE(received == expected)
+      << "the second PUBLISH was not answered; " << gateway_->stderr_text();
+}
+
 TEST_F(MqttPipelining, TheConnectionClosesWhenItsSasTokenExpires) {
   auto connect = sas_connect("dev1");
   const auto token = identity::make_sas_token("hub.azure-devices.net/devices/dev1", kTestKey,

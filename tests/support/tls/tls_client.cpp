@@ -130,6 +130,16 @@ bool TlsClient::write(const std::string& data) {
                      static_cast<int>(data.size());
 }
 
+bool TlsClient::write_records_together(const std::vector<std::string>& records) {
+  int on = 1;
+  if (!ssl_ || ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &on, sizeof on) != 0) return false;
+  bool ok = true;
+  for (const auto& r : records)
+    ok = ok && write(r);
+  int off = 0;
+  return ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &off, sizeof off) == 0 && ok;
+}
+
 bool TlsClient::write_raw(const std::string& data) {
   return ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace edgehub::testing {
 
@@ -40,6 +41,9 @@ class TlsClient {
   std::string protocol_version() const;
 
   bool write(const std::string& data);
+  /// One TLS record per string, all sent in one TCP segment (TCP_CORK): the server's first receive
+  /// gets them all, so a record it leaves in its TLS library's buffer gets no second wake-up.
+  bool write_records_together(const std::vector<std::string>& records);
   /// Raw bytes on the TCP socket, bypassing TLS (garbage tests).
   bool write_raw(const std::string& data);
   /// Whatever arrives next (at least one byte), or empty on EOF/timeout.
