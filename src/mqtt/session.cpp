@@ -75,7 +75,7 @@ class Session final : public hub::DeviceChannel, public std::enable_shared_from_
         conn_(limits_from(*ctx.limits)),
         timer_(transport_->get_executor()) {}
 
-  asio::awaitable<void> run();
+  void start();
 
   // Implements edgehub::hub::DeviceChannel
   asio::any_io_executor executor() const override { return transport_->get_executor(); }
@@ -102,6 +102,14 @@ class Session final : public hub::DeviceChannel, public std::enable_shared_from_
             .protocol = "mqtt"};
   }
 
+  ops::Gauge& active_sessions() const {
+    return is_websocket(transport_->peer()) ? ctx_.stats->sessions_websocket
+                                            : ctx_.stats->sessions_tls;
+  }
+  void read_next();
+  void on_read(core::Result<std::span<const std::byte>> bytes);
+  void resume_reading();
+  void finish();
   void execute(proto::Events events);
   void handle(proto::Packet&& packet);
   void on_connect(proto::Connect&& connect);
@@ -140,9 +148,9 @@ class Session final : public hub::DeviceChannel, public std::enable_shared_from_
   // One timer for the protocol's deadline (CONNECT, keep-alive) and the SAS token's expiry,
   // armed for whichever comes first.
   asio::steady_timer timer_;
-  /// Cancelled to resume reading after backpressure; made when first needed, as few connections
-  /// ever reach the bound.
-  std::unique_ptr<asio::steady_timer> read_wake_;
+  /// Set while reading is paused for backpressure: the session itself, as nothing else holds it
+  /// then (the store's callbacks hold it weakly); resume_reading() lets go of it.
+  std::shared_ptr<Session> paused_;
   proto::TimePoint protocol_deadline_ = proto::TimePoint::max();
   proto::TimePoint token_deadline_ = proto::TimePoint::max();
   proto::TimePoint armed_deadline_ = proto::TimePoint::max();
@@ -178,38 +186,55 @@ class Session final : public hub::DeviceChannel, public std::enable_shared_from_
   bool clean_disconnect_ = false;
   bool connected_ = false;
   bool persistent_ = false;  ///< clean session 0: subscriptions outlive the connection
+  bool finished_ = false;    ///< reading ended and the session let go of the hub
 };
 
-asio::awaitable<void> Session::run() {
-  auto self = shared_from_this();
-  auto& active =
-      is_websocket(transport_->peer()) ? ctx_.stats->sessions_websocket : ctx_.stats->sessions_tls;
-  active.inc();
+void Session::start() {
+  active_sessions().inc();
   execute(conn_.start(ctx_.clock->steady_now()));
+  read_next();
+}
 
+// Reading is a chain of callbacks rather than a loop in a coroutine: a session waiting for its
+// next packet holds only the transport's pending wait and its handler, not a coroutine frame
+// (issue 11, RSS per idle connection).
+void Session::read_next() {
+  if (closing_) return finish();
+  // Backpressure: stop reading while too many messages wait for the store.
   const auto max_pending = std::max<std::uint32_t>(1, ctx_.limits->max_inflight_per_connection);
-  while (!closing_) {
-    // Backpressure: stop reading while too many messages wait for the store.
-    while (pending_acks_.size() >= max_pending && !closing_) {
-      boost::system::error_code ec;
-      if (!read_wake_) read_wake_ = std::make_unique<asio::steady_timer>(executor());
-      read_wake_->expires_at(asio::steady_timer::time_point::max());
-      co_await read_wake_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (closing_) break;
-    // No read buffer of its own: an idle session holds none (net::Transport::read_available).
-    const auto bytes = co_await transport_->read_available();
-    if (!bytes) {
-      if (!closing_) begin_close(bytes.error(), "connection lost");
-      break;
-    }
-    ctx_.stats->mqtt_bytes_in.inc(bytes->size());
-    // Every packet of the read is decoded and answered before one write carries the answers.
-    in_read_turn_ = true;
-    execute(conn_.on_bytes(*bytes, ctx_.clock->steady_now()));
-    in_read_turn_ = false;
-    flush();
+  if (pending_acks_.size() >= max_pending) {
+    paused_ = shared_from_this();
+    return;
   }
+  // No read buffer of its own: an idle session holds none (net::Transport::read_available).
+  transport_->async_read_available(
+      [self = shared_from_this()](core::Result<std::span<const std::byte>> bytes) {
+        self->on_read(bytes);
+      });
+}
+
+void Session::on_read(core::Result<std::span<const std::byte>> bytes) {
+  if (!bytes) {
+    if (!closing_) begin_close(bytes.error(), "connection lost");
+    return finish();
+  }
+  ctx_.stats->mqtt_bytes_in.inc(bytes->size());
+  // Every packet of the read is decoded and answered before one write carries the answers.
+  in_read_turn_ = true;
+  execute(conn_.on_bytes(*bytes, ctx_.clock->steady_now()));
+  in_read_turn_ = false;
+  flush();
+  read_next();
+}
+
+void Session::resume_reading() {
+  if (!paused_) return;
+  // Posted: the caller (an acknowledgement, a close) is not left with the session's next read.
+  asio::post(executor(), [self = std::exchange(paused_, nullptr)] { self->read_next(); });
+}
+
+void Session::finish() {
+  if (std::exchange(finished_, true)) return;
   if (!clean_disconnect_ && connected_) publish_will();
   for (auto& [id, done] : inflight_done_)
     done(hub::Errc::disconnected);
@@ -219,7 +244,7 @@ asio::awaitable<void> Session::run() {
   queued_inputs_.clear();
   registration_.detach();
   timer_.cancel();
-  active.dec();
+  active_sessions().dec();
 }
 
 void Session::execute(proto::Events events) {
@@ -439,7 +464,7 @@ void Session::flush_acks() {
     }
     if (p.qos1) send_packet(proto::Puback{p.packet_id});
   }
-  if (read_wake_) read_wake_->cancel();
+  resume_reading();
 }
 
 void Session::on_twin_request(const InboundTopic& topic, std::vector<std::byte> payload) {
@@ -725,7 +750,7 @@ void Session::begin_close(ErrorCode reason, std::string_view why) {
            reason ? reason.message() : "");
   // The flush writes what the protocol queued and then shuts the transport down.
   flush_soon();
-  if (read_wake_) read_wake_->cancel();
+  resume_reading();
 }
 
 void Session::arm_protocol_timer(proto::TimePoint deadline) {
@@ -778,8 +803,7 @@ void Session::publish_will() {
 void serve(std::unique_ptr<net::Transport> transport, SessionContext& context) {
   auto ex = transport->get_executor();
   auto session = std::make_shared<Session>(std::move(transport), context);
-  asio::co_spawn(
-      ex, [session]() { return session->run(); }, asio::detached);
+  asio::post(ex, [session] { session->start(); });
 }
 
 }  // namespace edgehub::mqtt
