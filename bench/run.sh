@@ -14,9 +14,9 @@
 #   bench/run.sh --rate N     the steady scenario at N msg/s instead of 5,000 (profiling a rate
 #                             on the ramp)
 #
-# Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, TLS_FLOOR, or BUILD_DIR (default build/release, what
-# `make build` makes). Prints one table: figure, edgehubd, mosquitto, ratio, target. Exit status 1 if a
-# correctness check failed.
+# Binaries: EDGEHUBD, EDGEHUBCTL, LOADGEN, TLS_FLOOR, COMMIT_FLOOR, or BUILD_DIR (default
+# build/release, what `make build` makes). Prints one table: figure, edgehubd, mosquitto, ratio,
+# target. Exit status 1 if a correctness check failed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build/release}
@@ -24,6 +24,7 @@ EDGEHUBD=${EDGEHUBD:-$build/src/app/edgehubd}
 EDGEHUBCTL=${EDGEHUBCTL:-$build/src/app/edgehubctl}
 LOADGEN=${LOADGEN:-$build/bench/loadgen/loadgen}
 TLS_FLOOR=${TLS_FLOOR:-$build/bench/tls_floor/tls_floor}
+COMMIT_FLOOR=${COMMIT_FLOOR:-$build/bench/commit_floor/commit_floor}
 quick=0 idle_10k=0 keep=0 reps=3 only=storm,steady,idle,ramp,drain steady_rate=
 while (($#)); do
   case $1 in
@@ -40,6 +41,7 @@ done
 wanted() { [[ ,$only, == *,$1,* ]]; }  # wanted SCENARIO: selected by --only
 needed=("$EDGEHUBD" "$EDGEHUBCTL" "$LOADGEN")
 wanted storm && needed+=("$TLS_FLOOR")
+wanted steady && needed+=("$COMMIT_FLOOR")
 for bin in "${needed[@]}"; do
   [[ -x $bin ]] || { echo "bench: $bin not built (make build, or set BUILD_DIR)" >&2; exit 2; }
 done
@@ -84,6 +86,16 @@ tls_floor() {  # tls_floor ec|rsa
   record "tls_floor_$1_us" edgehubd "$(kv server_us_per_handshake <<<"$out")"
 }
 
+# The operating system's cost of one durable commit (4 pages written and fdatasync'd) on the
+# filesystem holding the store: the floor under each group commit edgehubd makes.
+commit_floor() {
+  local out
+  out=$(taskset -c "$SUT_CPU" "$COMMIT_FLOOR" --dir "$WORK" --pages 4 --commits 1000) ||
+    { fail "commit_floor did not run"; return; }
+  record commit_floor_cpu_us edgehubd "$(kv cpu_us_per_commit <<<"$out")"
+  record commit_floor_wall_us edgehubd "$(kv wall_us_per_commit <<<"$out")"
+}
+
 # Alternate which system runs first in each round (A/B, B/A, ...).
 order() { if (($1 % 2)); then echo edgehubd mosquitto; else echo mosquitto edgehubd; fi; }
 
@@ -117,6 +129,7 @@ for ((round = 1; round <= reps; round++)); do
       if [[ $system == edgehubd ]]; then
         scenario_steady edgehubd half "$rate" "$seconds"
         scenario_steady_amqp "$rate" "$seconds"
+        commit_floor
       fi
     fi
     if wanted idle; then
@@ -166,6 +179,8 @@ row "CPU µs per TLS connection setup, RSA 2048 ($storm_n)" storm_rsa_cpu_us_per
 row "OpenSSL alone, server CPU µs per handshake, ECDSA (bench/tls_floor; ratio: to mosquitto's connection)" tls_floor_ec_us storm_ec_cpu_us_per_conn "floor"
 row "OpenSSL alone, server CPU µs per handshake, RSA 2048 (as above)" tls_floor_rsa_us storm_rsa_cpu_us_per_conn "floor"
 row "CPU µs per message, all-pass route, $rate msg/s" steady_all_cpu_us_per_msg steady_all_cpu_us_per_msg "≤ 0.8"
+row "OS alone, CPU µs per durable commit, 4 pages + fdatasync (bench/commit_floor)" commit_floor_cpu_us - "floor"
+row "OS alone, wall µs per durable commit (as above)" commit_floor_wall_us - "-"
 row "CPU µs per ingested message, WHERE \$body.temp > 50 (50%)" steady_half_cpu_us_per_msg steady_all_cpu_us_per_msg "-"
 row "CPU µs per message, devices over AMQP (mosquitto: its MQTT run)" steady_amqp_cpu_us_per_msg steady_all_cpu_us_per_msg "-"
 row "latency p50 ms, all-pass, $rate msg/s" steady_all_p50_ms steady_all_p50_ms "-"
