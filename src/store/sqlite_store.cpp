@@ -345,9 +345,12 @@ class SqliteStore final : public MessageStore {
         // The store thread sleeps through a commit window on purpose: waking it for every
         // operation that joins the group would cost a context switch each.
         if (needs_fsync(queue_.back())) durable_queued_ = true;
-        // A checkpoint does not wake a thread whose wait ends within checkpoint_delay anyway.
-        const bool woken_by_timer = lazy && timed_wait_;
-        wake = (idle_ && !woken_by_timer) || queue_.size() >= options_.max_ops_per_transaction;
+        // A checkpoint does not wake a thread whose wait ends within checkpoint_delay anyway, nor
+        // an append one that looks for work every commit window (polling_): waking it only for
+        // it to sleep through the commit window would cost two context switches per commit.
+        const bool timer_will_find_it =
+            timed_wait_ && (lazy || (polling_ && needs_fsync(queue_.back())));
+        wake = (idle_ && !timer_will_find_it) || queue_.size() >= options_.max_ops_per_transaction;
         // One wake is enough: operations submitted before the thread takes the lock again (an
         // ack and a read from the same forwarder handler) find it already woken.
         if (wake) idle_ = false;
@@ -377,10 +380,19 @@ class SqliteStore final : public MessageStore {
     for (;;) {
       {
         std::unique_lock lock(mutex_);
-        wait_for_work(lock, periodic ? next_maintenance : Steady::time_point::max(), linger_until);
+        const bool polled = wait_for_work(
+            lock, periodic ? next_maintenance : Steady::time_point::max(), linger_until);
         if (queue_.empty() && closing_) break;
-        if (options_.commit_window.count() > 0 && durable_queued_ &&
-            Steady::now() - last_transaction_ < options_.commit_window) {
+        // Busy: a transaction ended within the lingering time. Reads answered from memory and
+        // checkpoints that wait no longer run transactions of their own between two appends'
+        // commits, so "within the commit window" would take a steady stream of appends for an
+        // idle store and commit them a few at a time.
+        const auto busy_horizon =
+            std::max<Steady::duration>(options_.commit_window, options_.checkpoint_delay);
+        // Appends found by a polling look have waited up to a commit window already: the look's
+        // period is the window.
+        if (options_.commit_window.count() > 0 && durable_queued_ && !polled &&
+            Steady::now() - last_transaction_ < busy_horizon) {
           // Busy and about to fsync: let more join that fsync (idle_ is false, so their
           // submitters do not wake us).
           idle_ = false;
@@ -426,17 +438,22 @@ class SqliteStore final : public MessageStore {
 
   /// Waits (mutex_ held) until an operation that must not wait is queued, the store closes, the
   /// oldest checkpoint has waited checkpoint_delay, or `until` (the next maintenance step).
-  void wait_for_work(std::unique_lock<std::mutex>& lock,
+  /// While it lingers after a transaction (until `linger_until`) it also looks every commit
+  /// window for appends that did not wake it; true when such a look found work.
+  bool wait_for_work(std::unique_lock<std::mutex>& lock,
                      std::chrono::steady_clock::time_point until,
                      std::chrono::steady_clock::time_point linger_until) {
     using Steady = std::chrono::steady_clock;
+    bool polled = false;
     for (;;) {
       idle_ = true;
       if (closing_ || urgent_queued_ > 0 || queue_.size() >= options_.max_ops_per_transaction) {
         break;
       }
+      const auto now = Steady::now();
       auto deadline = until;
       timed_wait_ = false;
+      polling_ = false;
       if (lazy_queued_ > 0) {
         // Checkpoints that arrived while the thread lingered go when the lingering ends: one
         // timer for all of them.
@@ -444,18 +461,28 @@ class SqliteStore final : public MessageStore {
         if (first_lazy_at_ <= linger_until) due = std::min(due, linger_until);
         deadline = std::min(deadline, due);
         timed_wait_ = true;
-      } else if (Steady::now() < linger_until) {
+      }
+      if (now < linger_until) {
         deadline = std::min(deadline, linger_until);
         timed_wait_ = true;
+        if (options_.commit_window.count() > 0) {
+          deadline = std::min<Steady::time_point>(deadline, now + options_.commit_window);
+          polling_ = true;
+        }
       }
-      if (Steady::now() >= deadline) break;
+      polled = false;
+      if (now >= deadline) break;
+      bool timed_out = false;
       if (deadline == Steady::time_point::max()) {
         cv_.wait(lock);
       } else {
-        cv_.wait_until(lock, deadline);
+        timed_out = cv_.wait_until(lock, deadline) == std::cv_status::timeout;
       }
+      polled = polling_ && timed_out;
     }
     timed_wait_ = false;
+    polling_ = false;
+    return polled;
   }
 
   void process(std::vector<Op>& group) {
@@ -972,8 +999,9 @@ class SqliteStore final : public MessageStore {
     if (auto created = schema::create_queue_table(db_, id); !created) return created.error();
     auto q = add_queue(id, key, 0);
     if (q) {
+      // A new table holds nothing: everything the queue will hold goes through the tail.
       tail_changes_.push_back(
-          CommittedTail::Change{CommittedTail::Change::Kind::track, &(*q)->key, next_seq_ - 1});
+          CommittedTail::Change{CommittedTail::Change::Kind::track, &(*q)->key, 0});
     }
     return q;
   }
@@ -1151,6 +1179,7 @@ class SqliteStore final : public MessageStore {
   bool closing_ = false;
   bool idle_ = false;              ///< the store thread waits for work, and nobody has woken it yet
   bool timed_wait_ = false;        ///< ...and its wait ends within checkpoint_delay on its own
+  bool polling_ = false;           ///< ...and within a commit window (it lingers, looking for work)
   bool durable_queued_ = false;    ///< an append or state write is queued (it will fsync)
   std::size_t urgent_queued_ = 0;  ///< queued operations other than waiting checkpoints
   std::size_t lazy_queued_ = 0;    ///< queued checkpoints waiting for a transaction to join

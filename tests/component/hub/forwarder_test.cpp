@@ -140,6 +140,34 @@ TEST_F(ForwarderTest, AReadTakesAWholeBatchAndWhatTheWindowHasNoRoomForWaitsInOr
   EXPECT_TRUE(bodies(kIn).empty());
 }
 
+TEST_F(ForwarderTest, ForwardingRightBehindTheAppendsReadsFromMemoryNotTheStoreThread) {
+  start_simple();
+  auto ch = channel();
+  auto reg = channels_.attach(kFilter, ch, Subscription::module_inputs);
+  send({"first"});  // creates the queue; the forwarder's first read may predate it
+  settle();
+  ch->ack_all();
+  settle();
+  auto stats = [&] {
+    return store::testing::wait_for<store::StoreStats>(
+               ioc_, [&](auto h) { store_->async_stats(std::move(h)); })
+        .value();
+  };
+  const auto before = stats();
+  for (int i = 0; i < 5; ++i) {
+    send({"m" + std::to_string(i)});
+    settle();
+    ch->ack_all();
+    settle();
+  }
+  EXPECT_EQ(ch->received_bodies(),
+            (std::vector<std::string>{"first", "m0", "m1", "m2", "m3", "m4"}));
+  const auto after = stats();
+  EXPECT_EQ(after.reads_from_database, before.reads_from_database);
+  EXPECT_GE(after.reads_from_memory - before.reads_from_memory, 5u);
+  EXPECT_TRUE(peek(kIn).empty());
+}
+
 TEST_F(ForwarderTest, AReadCutShortByItsByteBoundIsFollowedByTheNextOne) {
   CountingStore* counting = nullptr;
   wrap_store_ = [&](std::unique_ptr<store::MessageStore> s) {
