@@ -53,20 +53,16 @@ template <typename Metric>
 Metric& Family<Metric>::with(const std::vector<std::string>& values) {
   assert(values.size() == label_names_.size() && "label value count must match label names");
   std::lock_guard lock(mutex_);
-  auto& slot = children_[values];
-  if (!slot) slot = std::make_unique<Metric>();
-  return *slot;
+  return children_[values];
 }
 
 template <typename Metric>
 Metric& Family<Metric>::with(std::initializer_list<std::string_view> values) {
   assert(values.size() == label_names_.size() && "label value count must match label names");
   std::lock_guard lock(mutex_);
-  if (auto it = children_.find(values); it != children_.end()) return *it->second;
-  std::vector<std::string> key(values.begin(), values.end());
-  auto& slot = children_[std::move(key)];
-  slot = std::make_unique<Metric>();
-  return *slot;
+  if (auto it = children_.find(values); it != children_.end()) return it->second;
+  return children_.try_emplace(std::vector<std::string>(values.begin(), values.end()))
+      .first->second;
 }
 
 template class Family<Counter>;

@@ -89,7 +89,7 @@ class Family {
   void for_each(F&& f) const {
     std::lock_guard lock(mutex_);
     for (const auto& [labels, metric] : children_)
-      f(labels, *metric);
+      f(labels, metric);
   }
 
  private:
@@ -109,7 +109,9 @@ class Family {
   };
 
   mutable std::mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>, LabelValuesLess> children_;
+  /// Children live in the map's nodes (stable addresses), not in heap objects of their own: a
+  /// family labelled per identity gains a child for every device that ever connected.
+  std::map<std::vector<std::string>, Metric, LabelValuesLess> children_;
 };
 
 using CounterFamily = Family<Counter>;
