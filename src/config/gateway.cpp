@@ -12,7 +12,9 @@ namespace {
 constexpr std::uint32_t kMaxCertDays = 3650;
 constexpr std::int64_t kMaxDrainSecs = 3600;
 constexpr std::int64_t kMaxDiskMb = std::int64_t{1} << 30;  // 1 PiB: beyond that it is a typo
-constexpr std::uint32_t kMaxMessageBytes = 268435455;       // MQTT's largest remaining length
+// A device waits this long for its acknowledgement at most; beyond 100 ms it is a typo.
+constexpr std::uint32_t kMaxCommitWindowMs = 100;
+constexpr std::uint32_t kMaxMessageBytes = 268435455;  // MQTT's largest remaining length
 constexpr std::uint8_t kMaxPriority = 9;
 
 struct Endpoint {
@@ -68,7 +70,8 @@ void read_listen(Reader& r, const toml::table& t, const std::string& prefix, Gat
 }
 
 void read_store(Reader& r, const toml::table& t, const std::string& prefix, StoreConfig& out) {
-  r.check_keys(t, prefix, {"time_to_live_secs", "max_disk_mb", "when_full", "sync"},
+  r.check_keys(t, prefix,
+               {"time_to_live_secs", "max_disk_mb", "when_full", "sync", "commit_window_ms"},
                Severity::error);
   if (const auto f = Reader::field(t, prefix, "time_to_live_secs")) {
     if (auto v = r.u32(f, 1)) out.time_to_live_secs = *v;
@@ -88,6 +91,9 @@ void read_store(Reader& r, const toml::table& t, const std::string& prefix, Stor
             f, {{"full", StoreSync::full}, {"normal", StoreSync::normal}}, {"full", "normal"})) {
       out.sync = *v;
     }
+  }
+  if (const auto f = Reader::field(t, prefix, "commit_window_ms")) {
+    if (auto v = r.u32(f, 0, kMaxCommitWindowMs)) out.commit_window_ms = *v;
   }
 }
 

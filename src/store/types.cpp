@@ -33,6 +33,7 @@ Options Options::from_config(const config::StoreConfig& config,
   o.sync = config.sync;
   o.max_disk_bytes = config.max_disk_mb * 1024 * 1024;
   o.when_full = config.when_full;
+  o.commit_window = std::chrono::milliseconds(config.commit_window_ms);
   return o;
 }
 

@@ -68,6 +68,8 @@ struct StoreConfig {
   std::uint64_t max_disk_mb = 2048;
   WhenFull when_full = WhenFull::refuse;
   StoreSync sync = StoreSync::full;
+  /// Under load, how long a commit waits for more messages to share its fsync (docs/store.md).
+  std::uint32_t commit_window_ms = 3;
 };
 
 /// One entry of [gateway.routes]: a string, or { route, priority, time_to_live_secs }.

@@ -120,7 +120,7 @@ struct Options {
   /// arrived, so that what arrives meanwhile shares its fsync: a few large commits instead of
   /// many small ones. An idle store starts at once, so a lone message waits for nothing, and
   /// reads and checkpoints alone (a drain) never wait. 0 disables the wait.
-  std::chrono::microseconds commit_window{1000};
+  std::chrono::microseconds commit_window{3000};
   /// A checkpoint (async_ack) does not get a transaction of its own at once: it joins the next
   /// one the store runs anyway (an append's, a read's), and only when none comes within this
   /// long does it commit alone. A crash can forget the checkpoints of this last moment (their

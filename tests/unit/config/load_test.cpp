@@ -134,6 +134,7 @@ TEST(LoadConfig, MinimalFileGetsDocumentedDefaults) {
   EXPECT_EQ(c.store.max_disk_mb, 2048u);
   EXPECT_EQ(c.store.when_full, WhenFull::refuse);
   EXPECT_EQ(c.store.sync, StoreSync::full);
+  EXPECT_EQ(c.store.commit_window_ms, 3u);
   EXPECT_TRUE(c.routes.empty());
   EXPECT_EQ(c.limits.max_connections, 10000u);
   EXPECT_EQ(c.limits.max_message_bytes, 256u * 1024u);
@@ -179,6 +180,7 @@ TEST(LoadConfig, FullFileSetsEveryKey) {
   EXPECT_EQ(c.store.max_disk_mb, 512u);
   EXPECT_EQ(c.store.when_full, WhenFull::drop_oldest);
   EXPECT_EQ(c.store.sync, StoreSync::normal);
+  EXPECT_EQ(c.store.commit_window_ms, 10u);
   EXPECT_EQ(c.limits.max_connections, 20000u);
   EXPECT_EQ(c.limits.max_connections_per_listener, 15000u);
   EXPECT_EQ(c.limits.max_message_bytes, 131072u);
@@ -309,6 +311,8 @@ TEST(LoadConfig, NumbersOutOfRange) {
                       "gateway.limits.tls_handshake_timeout_ms", 6, "positive");
   expect_single_error(load(kBase + "[gateway.store]\nmax_disk_mb = -2\n"),
                       "gateway.store.max_disk_mb", 6, "positive");
+  expect_single_error(load(kBase + "[gateway.store]\ncommit_window_ms = 250\n"),
+                      "gateway.store.commit_window_ms", 6, "between 0 and 100");
   expect_single_error(load(kBase + "[gateway.limits]\nmax_outbound_queue = 5000000000\n"),
                       "gateway.limits.max_outbound_queue", 6, "between 1 and 4294967295");
   auto l = load(kBase + "drain_timeout_secs = 0\n");
