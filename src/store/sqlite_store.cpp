@@ -350,7 +350,11 @@ class SqliteStore final : public MessageStore {
         // it to sleep through the commit window would cost two context switches per commit.
         const bool timer_will_find_it =
             timed_wait_ && (lazy || (polling_ && needs_fsync(queue_.back())));
-        wake = (idle_ && !timer_will_find_it) || queue_.size() >= options_.max_ops_per_transaction;
+        // A group that has grown enough goes now, whether the thread sleeps through a commit
+        // window or looks for work every window: one wake when it crosses the mark.
+        wake = (idle_ && !timer_will_find_it) ||
+               queue_.size() >= options_.max_ops_per_transaction ||
+               queue_.size() == options_.commit_when_queued;
         // One wake is enough: operations submitted before the thread takes the lock again (an
         // ack and a read from the same forwarder handler) find it already woken.
         if (wake) idle_ = false;
@@ -396,9 +400,10 @@ class SqliteStore final : public MessageStore {
           // Busy and about to fsync: let more join that fsync (idle_ is false, so their
           // submitters do not wake us).
           idle_ = false;
-          cv_.wait_until(lock, first_queued_at_ + options_.commit_window, [&] {
-            return closing_ || queue_.size() >= options_.max_ops_per_transaction;
-          });
+          const auto enough = std::min(options_.max_ops_per_transaction,
+                                       std::max<std::size_t>(options_.commit_when_queued, 1));
+          cv_.wait_until(lock, first_queued_at_ + options_.commit_window,
+                         [&] { return closing_ || queue_.size() >= enough; });
         }
         idle_ = false;
         const auto n = std::min(queue_.size(), options_.max_ops_per_transaction);

@@ -338,6 +338,31 @@ TEST_F(StoreFixture, ConcurrentAppendsShareTransactions) {
             stats(*store).commits);
 }
 
+TEST_F(StoreFixture, AGroupThatHasGrownEnoughDoesNotWaitForItsCommitWindow) {
+  // A commit window far longer than the test may take: only the group's size can end the wait.
+  options_.commit_window = std::chrono::minutes(10);
+  options_.commit_when_queued = 8;
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  // The first append finds the store idle and commits at once; the store is busy after it.
+  ASSERT_TRUE(append_one(*store, to_queue(make_message("first"), "iothub")));
+  int completed = 0;
+  for (int i = 0; i < 8; ++i) {
+    AppendBatch batch;
+    batch.push_back(to_queue(make_message(std::to_string(i)), "iothub"));
+    store->async_append(std::move(batch), [&](Result<AppendResult> r) {
+      EXPECT_TRUE(r) << r.error().message();
+      ++completed;
+    });
+  }
+  ioc_.restart();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (completed < 8 && std::chrono::steady_clock::now() < give_up)
+    ioc_.run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(completed, 8) << "the group waited for its commit window";
+  EXPECT_EQ(peek(*store, kUp).size(), 9u);
+}
+
 TEST_F(StoreFixture, TooManyWaitingAppendsFailFastWithBusy) {
   options_.max_pending_appends = 5;
   GatedClock gated;
