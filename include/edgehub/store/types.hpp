@@ -124,7 +124,7 @@ struct Options {
   /// A group holding this many operations commits without waiting for the rest of its window:
   /// the fsync is shared widely enough, and senders that keep a bounded number of messages
   /// unacknowledged (a device SDK's in-flight window) are not held to one window per round.
-  std::size_t commit_when_queued = 64;
+  std::size_t commit_when_queued = 256;
   /// A checkpoint (async_ack) does not get a transaction of its own at once: it joins the next
   /// one the store runs anyway (an append's, a read's), and only when none comes within this
   /// long does it commit alone. A crash can forget the checkpoints of this last moment (their
