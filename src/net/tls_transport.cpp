@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <concepts>
+#include <optional>
 #include <type_traits>
 
 namespace edgehub::net {
@@ -41,6 +42,50 @@ std::string to_der(X509* cert) {
   auto* p = reinterpret_cast<unsigned char*>(der.data());
   i2d_X509(cert, &p);
   return der;
+}
+
+// One read attempt on the device TLS stream into this thread's buffer: the bytes or the error,
+// or else the readiness to wait for before the next attempt.
+struct ReadAttempt {
+  std::optional<core::Result<std::span<const std::byte>>> result;
+  asio::socket_base::wait_type wait = asio::socket_base::wait_read;
+};
+
+ReadAttempt attempt_read(ServerTlsStream& stream) {
+  // Fetched per attempt: a coroutine may resume on another thread after a wait.
+  std::byte* buffer = thread_read_buffer();
+  error_code ec;
+  std::size_t n = 0;
+  const auto progress = stream.attempt(ServerTlsStream::Step::read,
+                                       asio::buffer(buffer, kReadBufferBytes), {}, ec, n);
+  if (progress == ServerTlsStream::Progress::done) {
+    if (ec) return {core::Result<std::span<const std::byte>>(ec)};
+    return {std::span<const std::byte>(buffer, n)};
+  }
+  return {std::nullopt, progress == ServerTlsStream::Progress::want_read
+                            ? asio::socket_base::wait_read
+                            : asio::socket_base::wait_write};
+}
+
+// The device TLS stream's read without a coroutine: an attempt, or a readiness wait first. The
+// pending wait holds only this small handler (no coroutine frame): all an idle connection's read
+// costs.
+void wait_then_read(ServerTlsStream& stream, asio::socket_base::wait_type wait,
+                    Transport::ReadHandler handler);
+
+void read_now(ServerTlsStream& stream, Transport::ReadHandler handler) {
+  auto attempt = attempt_read(stream);
+  if (attempt.result) return handler(std::move(*attempt.result));
+  wait_then_read(stream, attempt.wait, std::move(handler));
+}
+
+void wait_then_read(ServerTlsStream& stream, asio::socket_base::wait_type wait,
+                    Transport::ReadHandler handler) {
+  stream.next_layer().async_wait(
+      wait, [&stream, handler = std::move(handler)](const error_code& ec) mutable {
+        if (ec) return handler(ec);
+        read_now(stream, std::move(handler));
+      });
 }
 
 template <typename S>
@@ -166,29 +211,20 @@ template <typename Stream>
 asio::awaitable<core::Result<std::span<const std::byte>>>
 StreamTransport<Stream>::read_available() {
   if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
-    using Progress = ServerTlsStream::Progress;
-    auto wait = asio::ip::tcp::socket::wait_read;
+    auto wait = asio::socket_base::wait_read;
     // A receive that would find nothing is skipped: the socket's last one emptied it, and OpenSSL
     // holds nothing more.
     bool ready = stream_->may_have_input();
     for (;;) {
-      error_code ec;
       if (!ready) {
+        error_code ec;
         co_await stream_->next_layer().async_wait(wait,
                                                   asio::redirect_error(asio::use_awaitable, ec));
         if (ec) co_return ec;
       }
-      // Fetched after every wait: the coroutine may resume on another thread.
-      std::byte* buffer = thread_read_buffer();
-      std::size_t n = 0;
-      const auto progress = stream_->attempt(ServerTlsStream::Step::read,
-                                             asio::buffer(buffer, kReadBufferBytes), {}, ec, n);
-      if (progress == Progress::done) {
-        if (ec) co_return ec;
-        co_return std::span<const std::byte>(buffer, n);
-      }
-      wait = progress == Progress::want_read ? asio::ip::tcp::socket::wait_read
-                                             : asio::ip::tcp::socket::wait_write;
+      auto attempt = attempt_read(*stream_);
+      if (attempt.result) co_return std::move(*attempt.result);
+      wait = attempt.wait;
       ready = false;
     }
   } else {
@@ -206,9 +242,11 @@ void StreamTransport<Stream>::async_read_available(ReadHandler handler) {
       // Not inline: the caller may still be working on the bytes of its previous read, which the
       // next read overwrites.
       asio::post(stream_->get_executor(),
-                 [this, handler = std::move(handler)]() mutable { read_now(std::move(handler)); });
+                 [&stream = *stream_, handler = std::move(handler)]() mutable {
+                   read_now(stream, std::move(handler));
+                 });
     } else {
-      wait_then_read(asio::ip::tcp::socket::wait_read, std::move(handler));
+      wait_then_read(*stream_, asio::socket_base::wait_read, std::move(handler));
     }
   } else {
     asio::co_spawn(
@@ -217,44 +255,6 @@ void StreamTransport<Stream>::async_read_available(ReadHandler handler) {
           handler(co_await read_available());
         },
         asio::detached);
-  }
-}
-
-template <typename Stream>
-void StreamTransport<Stream>::read_now(ReadHandler handler) {
-  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
-    std::byte* buffer = thread_read_buffer();
-    error_code ec;
-    std::size_t n = 0;
-    const auto progress = stream_->attempt(ServerTlsStream::Step::read,
-                                           asio::buffer(buffer, kReadBufferBytes), {}, ec, n);
-    if (progress == ServerTlsStream::Progress::done) {
-      if (ec) return handler(ec);
-      return handler(std::span<const std::byte>(buffer, n));
-    }
-    wait_then_read(progress == ServerTlsStream::Progress::want_read
-                       ? asio::ip::tcp::socket::wait_read
-                       : asio::ip::tcp::socket::wait_write,
-                   std::move(handler));
-  } else {
-    (void)handler;
-  }
-}
-
-template <typename Stream>
-void StreamTransport<Stream>::wait_then_read(asio::socket_base::wait_type wait,
-                                             ReadHandler handler) {
-  if constexpr (std::is_same_v<Stream, ServerTlsStream>) {
-    // The pending wait holds only this small handler (no coroutine frame): all an idle
-    // connection's read costs.
-    stream_->next_layer().async_wait(
-        wait, [this, handler = std::move(handler)](const error_code& ec) mutable {
-          if (ec) return handler(ec);
-          read_now(std::move(handler));
-        });
-  } else {
-    (void)wait;
-    (void)handler;
   }
 }
 

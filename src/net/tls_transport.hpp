@@ -48,10 +48,6 @@ class StreamTransport final : public Transport {
   boost::asio::any_io_executor get_executor() noexcept override { return stream_->get_executor(); }
 
  private:
-  // The device TLS stream's read without a coroutine: an attempt, or a readiness wait first.
-  void read_now(ReadHandler handler);
-  void wait_then_read(boost::asio::socket_base::wait_type wait, ReadHandler handler);
-
   std::shared_ptr<boost::asio::ssl::context> ctx_;  // outlives stream_: declared first
   std::unique_ptr<Stream> stream_;
   PeerInfo peer_;
