@@ -314,6 +314,11 @@ class SqliteStore final : public MessageStore {
  private:
   // ---- submission (any thread) ----
 
+  /// A checkpoint waits (up to checkpoint_delay) for a transaction that runs anyway.
+  bool is_lazy(const Op& op) const {
+    return options_.checkpoint_delay.count() > 0 && is_checkpoint(op);
+  }
+
   void submit(Op op) {
     std::optional<Errc> refused;
     bool wake = false;
@@ -335,7 +340,7 @@ class SqliteStore final : public MessageStore {
       }
       if (!refused) {
         const auto now = std::chrono::steady_clock::now();
-        const bool lazy = options_.checkpoint_delay.count() > 0 && is_checkpoint(op);
+        const bool lazy = is_lazy(op);
         if (lazy) {
           if (lazy_queued_++ == 0) first_lazy_at_ = now;
         } else if (urgent_queued_++ == 0) {
@@ -416,15 +421,11 @@ class SqliteStore final : public MessageStore {
           queue_.pop_front();
         }
         durable_queued_ = std::any_of(queue_.begin(), queue_.end(), needs_fsync);
-        lazy_queued_ = static_cast<std::size_t>(std::count_if(
-            queue_.begin(), queue_.end(), [&](const Op& op) { return is_checkpoint(op); }));
+        lazy_queued_ = static_cast<std::size_t>(
+            std::count_if(queue_.begin(), queue_.end(), [&](const Op& op) { return is_lazy(op); }));
         urgent_queued_ = queue_.size() - lazy_queued_;
         if (lazy_queued_ > 0) first_lazy_at_ = Steady::now();
         if (urgent_queued_ > 0) first_queued_at_ = Steady::now();
-        if (options_.checkpoint_delay.count() == 0) {
-          urgent_queued_ += lazy_queued_;
-          lazy_queued_ = 0;
-        }
       }
       if (!group.empty()) {
         process(group);
